@@ -41,7 +41,10 @@ class Registry:
         if self._loaded: return
         self._loaded = True
         for m in self.modules:
-            mod = importlib.import_module(m)  # a module imported before is not run again
+            try: mod = importlib.import_module(m)  # a module imported before is not run again
+            except ModuleNotFoundError as e:
+                if e.name == m: continue  # a listed module that does not exist (yet): nothing to find there
+                raise
             if hasattr(mod, '__path__'):  # a package: import every module in it
                 for info in pkgutil.walk_packages(mod.__path__, mod.__name__ + '.'):
                     importlib.import_module(info.name)
