@@ -43,8 +43,8 @@ def tiny_cfg(model:str='TinyStereoNet', # a registered model name
     "A complete, validated config: `model` on tiny synthetic data, 1 epoch"
     train_tf = ([{'type': 'RandomCrop', 'size': list(crop)}] if crop else []) + [
         {'type': 'TransposeImage'}, {'type': 'ToTensor'}, NORMALIZE]
-    loss = ([{'log_prefix': 'disp_est', 'type': 'Smooth_l1_Loss'}] if model == 'TinyStereoNet' else
-            [{'log_prefix': 'disp', 'type': 'Weighted_Smooth_l1_Loss', 'weights': [0.5, 0.7, 1.0]}])
+    loss = ([{'log_prefix': 'disp', 'type': 'Weighted_Smooth_l1_Loss', 'weights': [0.5, 0.7, 1.0]}] if model == 'PSMNet' else
+            [{'log_prefix': 'disp_est', 'type': 'Smooth_l1_Loss'}])  # PSMNet's loss, or the seed contract's
     cfg = {'data_cfg': {'name': 'Synthetic', 'num_train': num_train, 'num_val': num_val, 'size': list(size),
                         'train_batch_size': bs, 'val_batch_size': bs,
                         'transform': {'train': train_tf, 'val': [{'type': 'TransposeImage'}, {'type': 'ToTensor'}, NORMALIZE]}},
