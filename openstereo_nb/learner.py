@@ -20,7 +20,7 @@ from .config import ConfigError, load_config, save_config, merge_config
 from .data.core import stereo_dls
 from .metrics import metrics_from_cfg
 from .modeling.base_model import build_model
-from .callbacks.loss import StereoLoss, LossTermsCallback
+from .callbacks.loss import StereoLoss, LossTermsLogger
 from .callbacks.schedule import (TorchSchedulerCallback, ClipGradCallback, FixBNCallback,
                                               ValEveryCallback, MaxIterCallback, EpochOffsetCallback)
 from .callbacks.checkpoint import CheckpointCallback, load_checkpoint, new_run_dir, run_dir_name
@@ -51,7 +51,7 @@ def stereo_learner(cfgs,            # config dict or YAML path
     t = cfgs['trainer_cfg']
     if dls is None: dls = stereo_dls(cfgs)
     if model is None: model = build_model(cfgs, is_training=True)
-    cbs = [LossTermsCallback()]
+    cbs = [LossTermsLogger()]
     if t['fix_bn']: cbs.append(FixBNCallback())
     if (t['clip_grad_cfg'] or {}).get('type'): cbs.append(ClipGradCallback(**t['clip_grad_cfg']))
     if t['amp']:
@@ -99,7 +99,10 @@ def fit_config(self:Learner,
     if run_dir is None:
         run_dir = run_dir_name(t, cfgs['data_cfg']['name'], cfgs['model_cfg']['model'])
         if not restoring or isinstance(t['restore_hint'], str): run_dir = new_run_dir(run_dir)
-    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir)
+    if not restoring and any((run_dir/'checkpoints').glob('*.pt')):  # fail now, not after the first epoch
+        raise FileExistsError(f"{run_dir} already holds checkpoints; give restore_hint to resume, or another run folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
     self.path, self.run_dir = run_dir, run_dir
     sched = TorchSchedulerCallback(t['scheduler_cfg'])
     start = _restore(self, t, run_dir, sched) if restoring else 0

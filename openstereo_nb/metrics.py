@@ -145,7 +145,7 @@ class StereoMetric(Metric):
     def name(self):
         return self._name or getattr(self.func, '__name__', None) or type(self.func).__name__
 
-# %% ../nbs/04_metrics.ipynb #5a286c5a
+# %% ../nbs/04_metrics.ipynb #9ecd3c8f
 def metrics_from_cfg(evaluator_cfg:dict|None=None, # `trainer_cfg.evaluator_cfg`: `metrics:` (or v1's `metric:`) list of names
                     )->list:                        # one `StereoMetric` per name
     "The `StereoMetric`s a config's `evaluator_cfg` names; `DEFAULT_METRICS` (v1's five) when it names none"

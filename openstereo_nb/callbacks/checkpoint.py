@@ -75,14 +75,18 @@ def load_checkpoint(model:nn.Module,   # the model to load into
 class CheckpointCallback(Callback):
     "Save an OpenStereo-format checkpoint every `save_every` epochs and at the end of the fit"
     order = 70  # after the recorder and the scheduler have finished the epoch
-    def __init__(self, run_dir, save_name:str, save_every:int=1):
+    def __init__(self, run_dir, save_name:str, save_every:int=1,
+                 epoch_offset:int=0): # epochs done before this fit (when resuming)
         self.run_dir, self.save_name, self.save_every, self.saved = Path(run_dir), save_name, save_every, []
+        self.epoch_offset = epoch_offset
 
     def checkpoint_path(self, epoch:int)->Path: return self.run_dir/'checkpoints'/f'{self.save_name}_epoch_{epoch:0>3}.pt'
 
     def after_epoch(self):
-        e = self.epoch + 1
-        if e % self.save_every and e != self.n_epoch: return
+        e = self.epoch + self.epoch_offset + 1
+        if e % self.save_every and self.epoch + 1 != self.n_epoch: return
+        if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
+            raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
         state = {'model': self.learn.model.state_dict(), 'epoch': e, 'iter': self.learn.train_iter}
         opt = getattr(self.learn.opt, 'opt', None)
         if opt is not None: state['optimizer'] = opt.state_dict()

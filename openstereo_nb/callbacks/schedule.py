@@ -13,7 +13,8 @@ from fastai.callback.fp16 import MixedPrecision
 from ..config import ConfigError
 
 # %% auto #0
-__all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEveryCallback', 'MaxIterCallback']
+__all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEveryCallback', 'EpochOffsetCallback',
+           'MaxIterCallback']
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #c8b99c93
 class TorchSchedulerCallback(Callback):
@@ -24,7 +25,8 @@ class TorchSchedulerCallback(Callback):
         self.sched_name = cfg.pop('scheduler', None)
         self.on_epoch = cfg.pop('on_epoch', True)
         self.warmup_steps = int((cfg.pop('warmup', None) or {}).get('warmup_steps', 0))
-        self.kwargs, self.sched, self.state = cfg, None, None
+        self.kwargs, self.sched = cfg, None
+        self.state, self.start_iter = None, 0  # set when resuming: scheduler state, iterations already done
 
     def before_fit(self):
         if not isinstance(self.learn.opt, OptimWrapper):
@@ -36,11 +38,13 @@ class TorchSchedulerCallback(Callback):
             if not isinstance(cls, type): raise ConfigError(f"trainer_cfg.scheduler_cfg.scheduler: unknown scheduler {self.sched_name!r}")
             try: self.sched = cls(self.topt, **self.kwargs)
             except TypeError as e: raise ConfigError(f"trainer_cfg.scheduler_cfg: {self.sched_name}: {e}") from None
-            if self.state is not None: self.sched.load_state_dict(self.state)
+            if self.state is not None:
+                self.sched.load_state_dict(self.state)
+                for g,lr in zip(self.topt.param_groups, self.sched.get_last_lr()): g['lr'] = lr
         self.base = [g['lr'] for g in self.topt.param_groups]  # the scheduler's (undamped) learning rates
 
     def _warm(self):
-        it = self.learn.train_iter
+        it = self.start_iter + self.learn.train_iter
         w = min(1., (it + 1) / self.warmup_steps) if self.warmup_steps else 1.
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr * w
 
@@ -66,7 +70,7 @@ class TorchSchedulerCallback(Callback):
         "The torch scheduler's state (for checkpoints)"
         return self.sched.state_dict() if self.sched is not None else self.state
 
-# %% ../../nbs/08b_callbacks.schedule.ipynb #1dc5ffd6
+# %% ../../nbs/08b_callbacks.schedule.ipynb #55fb3ec8
 class ClipGradCallback(Callback):
     "Clip gradients by norm or by value, as OpenStereo's `clip_grad_cfg` says"
     order = MixedPrecision.order + 1
@@ -79,7 +83,7 @@ class ClipGradCallback(Callback):
         if self.type == 'norm': nn.utils.clip_grad_norm_(ps, self.max_norm, self.norm_type)
         else: nn.utils.clip_grad_value_(ps, self.clip_value)
 
-# %% ../../nbs/08b_callbacks.schedule.ipynb #d7a4a6a0
+# %% ../../nbs/08b_callbacks.schedule.ipynb #0c0d7d9b
 _bn_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 class FixBNCallback(Callback):
@@ -89,19 +93,26 @@ class FixBNCallback(Callback):
         for m in self.learn.model.modules():
             if isinstance(m, _bn_types): m.eval()
 
-# %% ../../nbs/08b_callbacks.schedule.ipynb #5f057549
+# %% ../../nbs/08b_callbacks.schedule.ipynb #40ac236b
 class ValEveryCallback(Callback):
     "Skip validation except every `val_every` epochs and at the end of training"
     order = Recorder.order + 2
-    def __init__(self, val_every:int=1): self.val_every = val_every
+    def __init__(self, val_every:int=1, epoch_offset:int=0): self.val_every, self.epoch_offset = val_every, epoch_offset
     def before_validate(self):
-        if (self.epoch + 1) % self.val_every and self.epoch + 1 != self.n_epoch: raise CancelValidException()
+        if (self.epoch + self.epoch_offset + 1) % self.val_every and self.epoch + 1 != self.n_epoch: raise CancelValidException()
     def after_validate(self):
         rec = self.learn.recorder
         if getattr(rec, 'cancel_valid', False):  # keep one value per column
             rec.log += [math.nan] * (len(rec.metric_names) - int(rec.add_time) - len(rec.log))
 
-# %% ../../nbs/08b_callbacks.schedule.ipynb #40ac236b
+# %% ../../nbs/08b_callbacks.schedule.ipynb #2ff6d2c2
+class EpochOffsetCallback(Callback):
+    "Show epochs as `epoch + offset` in the recorder's log"
+    order = Recorder.order + 1
+    def __init__(self, offset:int): self.offset = offset
+    def before_epoch(self): self.learn.recorder.log[0] += self.offset
+
+# %% ../../nbs/08b_callbacks.schedule.ipynb #cf9f700d
 class MaxIterCallback(Callback):
     "Stop the fit after `max_iter` training iterations"
     order = Recorder.order + 3
