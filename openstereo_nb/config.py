@@ -11,7 +11,7 @@ import yaml
 # %% auto #0
 __all__ = ['MODELS', 'BACKBONES', 'COST_PROCESSORS', 'DISP_PROCESSORS', 'LOSSES', 'TRANSFORMS', 'DATASETS', 'METRICS', 'REQUIRED',
            'DATA_KEYS', 'TRAINER_KEYS', 'DEFAULT_OPTIMIZER', 'DEFAULT_METRICS', 'SECTIONS', 'ConfigError', 'Registry',
-           'merge_config', 'load_config', 'save_config']
+           'merge_config', 'load_config', 'save_config', 'ensure_config']
 
 # %% ../nbs/00_config.ipynb #5e626a7f
 class ConfigError(ValueError):
@@ -54,7 +54,9 @@ class Registry:
         self._load()
         return sorted(self._items)
 
-    def __contains__(self, name): return name in self._items or (self._load() or name in self._items)
+    def __contains__(self, name):
+        if name not in self._items: self._load()
+        return name in self._items
 
     def get(self, name:str, key:str|None=None):
         "The class registered as `name`; a `ConfigError` naming `key`, `name` and the choices otherwise"
@@ -256,3 +258,10 @@ def save_config(cfg:dict, path)->Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, 'w') as f: yaml.safe_dump(cfg, f, sort_keys=False)
     return path
+
+# %% ../nbs/00_config.ipynb #bd7f61e5
+def ensure_config(cfg, check_names:bool=False)->dict:
+    "`cfg` itself if `load_config` already completed it, else `load_config(cfg)`"
+    done = isinstance(cfg, dict) and isinstance(cfg.get('trainer_cfg'), dict) and 'evaluator_cfg' in cfg['trainer_cfg'] \
+           and isinstance(cfg.get('loss_cfg'), list) and 'root' in (cfg.get('data_cfg') or {})
+    return cfg if done else load_config(cfg, check_names=check_names)

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
-from ..config import DATASETS, ConfigError, load_config
+from ..config import DATASETS, ConfigError, ensure_config
 from .transforms import build_transform
 
 # %% auto #0
@@ -88,7 +88,7 @@ def stereo_dls(cfgs,                   # a config (dict or YAML path)
                splits=('train', 'val'), # the loaders to build, in order
               )->DataLoaders:
     "fastai `DataLoaders` for `splits`, with `data_cfg`'s batch sizes, workers, shuffling and pinned memory"
-    cfgs = load_config(cfgs, check_names=False) if not isinstance(cfgs, dict) or 'evaluator_cfg' not in cfgs.get('trainer_cfg', {}) else cfgs
+    cfgs = ensure_config(cfgs)
     d, loaders = cfgs['data_cfg'], []
     for split in splits:
         ds = build_dataset(cfgs, split)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect, warnings
 import torch
 from torch import nn, Tensor
-from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, load_config)
+from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ensure_config)
 
 # %% auto #0
 __all__ = ['check_forward_output', 'BaseModel', 'build_model']
@@ -127,7 +127,6 @@ def build_model(cfgs,                 # a config dict or YAML path
                 is_training:bool=True, # train or eval mode
                )->BaseModel:
     "Build the `BaseModel` subclass that `model_cfg.model` names"
-    if not isinstance(cfgs, dict) or 'trainer_cfg' not in cfgs or 'evaluator_cfg' not in (cfgs['trainer_cfg'] or {}):
-        cfgs = load_config(cfgs, check_names=False)  # fill defaults of a raw config
+    cfgs = ensure_config(cfgs)
     cls = MODELS.get(cfgs['model_cfg']['model'], key='model_cfg.model')
     return cls(cfgs, is_training)
