@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #1796da83
 from __future__ import annotations
-import math, warnings
+import warnings
 from functools import partial
 from pathlib import Path
 import pandas as pd
@@ -16,7 +16,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger  # importing it also brings fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
-from .config import ConfigError, load_config, save_config, merge_config
+from .config import ConfigError, load_config, save_config
 from .data.core import stereo_dls
 from .metrics import metrics_from_cfg
 from .modeling.base_model import build_model
@@ -76,9 +76,8 @@ class MetricsCSVLogger(CSVLogger):
         self.old_logger, self.learn.logger = self.logger, self._write_line
 
 # %% ../nbs/09_learner.ipynb #e854f769
-def _restore(learn, t, run_dir, sched_cb):
-    hint = t['restore_hint']
-    path = Path(hint) if isinstance(hint, str) else run_dir/'checkpoints'/f"{t['save_name']}_epoch_{hint:0>3}.pt"
+def _restore(learn, t, path, sched_cb)->int:
+    "Load the checkpoint at `path`; with `resume`, also the optimizer, scheduler and counters. Returns epochs done"
     ckpt = load_checkpoint(learn.model, path, strict=t['load_state_dict_strict'])
     if not t['resume']: return 0
     learn.create_opt()
@@ -95,19 +94,20 @@ def fit_config(self:Learner,
               )->pd.DataFrame: # the metrics table, one row per epoch
     "Train for the whole schedule of `trainer_cfg`, writing checkpoints and metrics to a run folder"
     cfgs = self.cfgs; t = cfgs['trainer_cfg']
-    restoring = t['restore_hint'] not in (0, None, '')
-    if run_dir is None:
-        run_dir = run_dir_name(t, cfgs['data_cfg']['name'], cfgs['model_cfg']['model'])
-        if not restoring or isinstance(t['restore_hint'], str): run_dir = new_run_dir(run_dir)
-    run_dir = Path(run_dir)
-    if not restoring and any((run_dir/'checkpoints').glob('*.pt')):  # fail now, not after the first epoch
-        raise FileExistsError(f"{run_dir} already holds checkpoints; give restore_hint to resume, or another run folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    base = Path(run_dir) if run_dir is not None else run_dir_name(t, cfgs['data_cfg']['name'], cfgs['model_cfg']['model'])
+    sched, start, hint = TorchSchedulerCallback(t['scheduler_cfg']), 0, t['restore_hint']
+    if hint not in (0, None, ''):
+        path = Path(hint) if isinstance(hint, str) else base/'checkpoints'/f"{t['save_name']}_epoch_{hint:0>3}.pt"
+        start = _restore(self, t, path, sched)
+    if start == 0:  # a new run: never write into an earlier run's folder
+        if run_dir is None: base = new_run_dir(base)
+        elif any((base/'checkpoints').glob('*.pt')):
+            raise FileExistsError(f"{base} already holds checkpoints; give restore_hint and resume: true to continue, or another run folder")
+    if start >= t['total_epoch']:
+        raise ValueError(f"the checkpoint is at epoch {start}; trainer_cfg.total_epoch {t['total_epoch']} is already reached")
+    run_dir = base; run_dir.mkdir(parents=True, exist_ok=True)
     self.path, self.run_dir = run_dir, run_dir
-    sched = TorchSchedulerCallback(t['scheduler_cfg'])
-    start = _restore(self, t, run_dir, sched) if restoring else 0
-    if start >= t['total_epoch']: raise ValueError(f"the checkpoint is at epoch {start}; trainer_cfg.total_epoch {t['total_epoch']} is already reached")
-    save_config(cfgs, run_dir/'config.yaml')
+    save_config(cfgs, run_dir/('config.yaml' if start == 0 else f'config_resume_{start:0>3}.yaml'))
     fit_cbs = [sched, ValEveryCallback(t['val_every'], start), CheckpointCallback(run_dir, t['save_name'], t['save_every'], start),
                MetricsCSVLogger(fname='metrics.csv', append=start > 0), EpochOffsetCallback(start)]
     if t['max_iter']: fit_cbs.append(MaxIterCallback(t['max_iter']))
