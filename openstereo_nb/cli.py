@@ -10,6 +10,8 @@ import yaml
 import torch
 import matplotlib
 import pandas as pd
+# fastai's layers call torch.jit.script, deprecated in this torch: keep the console output to what matters
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from .config import load_config
 from .learner import stereo_learner
 
@@ -64,7 +66,6 @@ def train_main(argv=None):
     p.add_argument('--run-dir', default=None, help='run folder (default: save_path/<dataset>/<model>/<save_name>, made unique)')
     a = p.parse_args(argv)
     matplotlib.use('Agg')
-    warnings.filterwarnings('ignore', category=FutureWarning)
     t0 = time.time()
     learn = train(a.config, parse_overrides(a.set), a.run_dir)
     table = learn.metrics_table

@@ -259,7 +259,7 @@ def save_config(cfg:dict, path)->Path:
     with open(path, 'w') as f: yaml.safe_dump(cfg, f, sort_keys=False)
     return path
 
-# %% ../nbs/00_config.ipynb #bd7f61e5
+# %% ../nbs/00_config.ipynb #16ae3fdd
 def ensure_config(cfg, check_names:bool=False)->dict:
     "`cfg` itself if `load_config` already completed it, else `load_config(cfg)`"
     done = isinstance(cfg, dict) and isinstance(cfg.get('trainer_cfg'), dict) and 'evaluator_cfg' in cfg['trainer_cfg'] \
