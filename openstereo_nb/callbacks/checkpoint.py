@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from fastai.learner import Callback
+from .schedule import TorchSchedulerCallback
 
 # %% auto #0
 __all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'CheckpointCallback']
@@ -90,8 +91,8 @@ class CheckpointCallback(Callback):
         state = {'model': self.learn.model.state_dict(), 'epoch': e, 'iter': self.learn.train_iter}
         opt = getattr(self.learn.opt, 'opt', None)
         if opt is not None: state['optimizer'] = opt.state_dict()
-        sched = next((cb for cb in self.learn.cbs if hasattr(cb, 'sched') and hasattr(cb, 'on_epoch')), None)
-        if sched is not None and sched.sched is not None:
-            state['epoch_scheduler' if sched.on_epoch else 'batch_scheduler'] = sched.sched.state_dict()
+        sched = next((cb for cb in self.learn.cbs if isinstance(cb, TorchSchedulerCallback)), None)
+        if sched is not None and sched.sched is not None:  # OpenStereo's key names for the two kinds
+            state['epoch_scheduler' if sched.on_epoch else 'batch_scheduler'] = sched.state_dict()
         if getattr(self.learn, 'scaler', None) is not None: state['scaler'] = self.learn.scaler.state_dict()
         self.saved.append(save_checkpoint(self.checkpoint_path(e), **state))
