@@ -63,6 +63,7 @@ def load_checkpoint(model:nn.Module,   # the model to load into
     ckpt = torch.load(path, map_location=map_location, weights_only=False)
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
     sd, own = checkpoint_state_dict(ckpt), model.state_dict()
+    if hasattr(model, 'convert_checkpoint'): sd = model.convert_checkpoint(sd)  # e.g. the original authors' names
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]

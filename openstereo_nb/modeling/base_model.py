@@ -112,6 +112,10 @@ class BaseModel(nn.Module):
         if device is not None: out = {k: v.to(device) if isinstance(v, Tensor) else v for k,v in out.items()}
         return out
 
+    def convert_checkpoint(self, state_dict:dict)->dict:
+        "Map a released checkpoint's parameter names to this model's (default: unchanged); `load_checkpoint` calls it"
+        return state_dict
+
     def init_parameters(self):
         "OpenStereo's init: xavier-uniform conv/linear weights, zero biases, BatchNorm weight ~ N(1, 0.02)"
         for m in self.modules():

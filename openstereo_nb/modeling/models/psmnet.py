@@ -4,6 +4,7 @@
 
 # %% ../../../nbs/20_models.psmnet.ipynb #0b08d0ce
 from __future__ import annotations
+import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.nn.modules.utils import _pair
@@ -14,7 +15,7 @@ from ..layers import (conv_bn, conv_bn_relu, conv3d_bn, conv3d_bn_relu, BasicBlo
 
 # %% auto #0
 __all__ = ['check_psmnet_shapes', 'SPPAvgPool2d', 'PSMNetBackbone', 'PSMAggregator', 'PSMCostProcessor', 'PSMDispProcessor',
-           'PSMNet']
+           'author_to_openstereo', 'PSMNet']
 
 # %% ../../../nbs/20_models.psmnet.ipynb #d6630fc9
 def check_psmnet_shapes(max_disp:int,    # `model_cfg.base_config.max_disp`
@@ -181,6 +182,37 @@ class PSMDispProcessor(nn.Module):
         return {'inference_disp': {'disp_est': disp3}, 'visual_summary': summary}
 
 # %% ../../../nbs/20_models.psmnet.ipynb #f00fb856
+# The original release (JiaRenChang/PSMNet) names: its `convbn` + ReLU pairs are separate Sequential entries where
+# OpenStereo's `conv_bn_relu` is one, so Sequential indices halve; its soft-argmin weights are not parameters.
+_AUTHOR_RULES = [
+    (r'^feature_extraction\.firstconv\.([024])\.', lambda m: f'Backbone.firstconv.{int(m[1]) // 2}.'),
+    (r'^feature_extraction\.(layer\d\.\d+)\.conv1\.0\.', r'Backbone.\1.conv1.'),
+    (r'^feature_extraction\.lastconv\.2\.', 'Backbone.lastconv.1.'),
+    (r'^feature_extraction\.', 'Backbone.'),
+    (r'^(dres[01])\.([02])\.', lambda m: f'CostProcessor.aggregator.{m[1]}.{int(m[2]) // 2}.'),
+    (r'^(dres[234])\.(conv[134])\.0\.', r'CostProcessor.aggregator.\1.\2.'),
+    (r'^(classif\d)\.2\.', r'CostProcessor.aggregator.\1.1.'),
+    (r'^(dres\d|classif\d)\.', r'CostProcessor.aggregator.\1.'),
+]
+
+def author_to_openstereo(key:str)->str:
+    "The OpenStereo name of a parameter of the original PSMNet release (`module.` already stripped)"
+    for pat, rep in _AUTHOR_RULES:
+        new = re.sub(pat, rep, key)
+        if new != key: return new
+    return key
+
+# %% ../../../nbs/20_models.psmnet.ipynb #223b9e11
 class PSMNet(BaseModel):
     "PSMNet (Chang & Chen, CVPR 2018): `model_cfg` names backbone `PSMNet`, `PSMCostProcessor`, `PSMDispProcessor`"
     def init_parameters(self): pass  # as in OpenStereo v1: default init (xavier would overwrite the soft-argmin weights)
+
+    def convert_checkpoint(self, state_dict:dict)->dict:
+        "Accept the original authors' checkpoints (`feature_extraction.*`, `dres*`, `classif*` names) besides OpenStereo's"
+        if not any(k.startswith('feature_extraction.') for k in state_dict): return state_dict
+        sd, own = {author_to_openstereo(k): v for k,v in state_dict.items()}, self.state_dict()
+        reg = 'DispProcessor.disp_processor.disp_regression.weight'  # fixed disparity values, not saved by the authors
+        sd.setdefault(reg, own[reg])
+        for k in own:  # OpenStereo's 1×1 downsample convs have a bias the original's lack: zero is the same function
+            if k.endswith('downsample.0.bias') and k not in sd: sd[k] = torch.zeros_like(own[k])
+        return sd
