@@ -499,4 +499,7 @@ d = { 'settings': { 'branch': 'main',
                                           'openstereo_nb.test_utils.tiny_learner': ( 'test_utils.html#tiny_learner',
                                                                                      'openstereo_nb/test_utils.py')},
             'openstereo_nb.viz': { 'openstereo_nb.viz.denormalize': ('viz.html#denormalize', 'openstereo_nb/viz.py'),
-                                   'openstereo_nb.viz.plot_prediction': ('viz.html#plot_prediction', 'openstereo_nb/viz.py')}}}
+                                   'openstereo_nb.viz.plot_prediction': ('viz.html#plot_prediction', 'openstereo_nb/viz.py')},
+            'openstereo_nb.zoo': { 'openstereo_nb.zoo.model_stats': ('zoo.html#model_stats', 'openstereo_nb/zoo.py'),
+                                   'openstereo_nb.zoo.zoo_configs': ('zoo.html#zoo_configs', 'openstereo_nb/zoo.py'),
+                                   'openstereo_nb.zoo.zoo_table': ('zoo.html#zoo_table', 'openstereo_nb/zoo.py')}}}
