@@ -14,3 +14,4 @@ from .callbacks.loss import *
 from .callbacks.schedule import *
 from .callbacks.checkpoint import *
 from .learner import *
+from .modeling.models.gwcnet import *

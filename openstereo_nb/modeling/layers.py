@@ -10,7 +10,7 @@ from torch import Tensor
 # %% auto #0
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'disp_samples', 'cat_fms', 'Hourglass',
-           'FasterSoftArgmin']
+           'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost', 'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -209,3 +209,86 @@ class FasterSoftArgmin(nn.Module):
 
     def extra_repr(self):
         return f"max_disp={self.max_disp}, start_disp={self.start_disp}, dilation={self.dilation}, alpha={self.alpha}, normalize={self.normalize}"
+
+# %% ../../nbs/07_modeling.layers.ipynb #eb89c6bd
+def _shifted_target(target_fm:Tensor, max_disp:int, start_disp:int=0)->Tensor:
+    "B×C×H×W×D strided view: `[..., x, k] = target_fm[..., x − (start_disp + max_disp − 1 − k)]`, zero off the image"
+    pl, pr = start_disp + max_disp - 1, -start_disp   # left/right padding; one of them may be negative (a crop)
+    tp = F.pad(target_fm, (max(pl, 0), max(pr, 0)))
+    tp = tp[..., max(-pl, 0): tp.shape[-1] - max(-pr, 0)]   # width W + max_disp − 1
+    return tp.unfold(-1, max_disp, 1)                        # window k runs over disparities from high to low
+
+def _check_pair(reference_fm:Tensor, target_fm:Tensor, name:str):
+    if reference_fm.dim() != 4 or reference_fm.shape != target_fm.shape:
+        raise ValueError(f"{name} needs two B×C×H×W feature maps of the same shape, got {tuple(reference_fm.shape)} "
+                         f"and {tuple(target_fm.shape)}")
+
+# %% ../../nbs/07_modeling.layers.ipynb #616b936f
+def gwc_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
+               target_fm:Tensor,    # B×C×H×W target (right) features
+               max_disp:int,        # number of disparities D, at the features' scale
+               num_groups:int,      # G, must divide C
+               start_disp:int=0,    # first disparity (may be negative)
+              )->Tensor:            # B×G×D×H×W
+    "Group-wise correlation volume: per group, the mean of `ref(x)·tgt(x−d)` over its channels; zero where `x−d` is off the image"
+    _check_pair(reference_fm, target_fm, 'gwc_volume')
+    B,C,H,W = reference_fm.shape
+    if C % num_groups:
+        raise ValueError(f"gwc_volume: {C} feature channels cannot be split into {num_groups} groups (num_groups must divide C)")
+    prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
+    cost = prod.view(B, num_groups, C // num_groups, H, W, max_disp).mean(2)              # B×G×H×W×D
+    return cost.flip(-1).permute(0, 1, 4, 2, 3).contiguous()
+
+def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
+                target_fm:Tensor,    # B×C×H×W target (right) features
+                max_disp:int,        # number of disparities D, at the features' scale
+                start_disp:int=0,    # first disparity (may be negative)
+                reduction:str='mean', # 'mean' (DispNet-C, FADNet, AANet) or 'sum' (IGEV) over the channels
+               )->Tensor:            # B×D×H×W
+    "Correlation volume: `ref(x)·tgt(x−d)` averaged (or summed) over channels; zero where `x−d` is off the image"
+    _check_pair(reference_fm, target_fm, 'corr_volume')
+    if reduction not in ('mean', 'sum'): raise ValueError(f"corr_volume: reduction must be 'mean' or 'sum', got {reduction!r}")
+    prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
+    cost = prod.mean(1) if reduction == 'mean' else prod.sum(1)                             # B×H×W×D
+    return cost.flip(-1).permute(0, 3, 1, 2).contiguous()
+
+# %% ../../nbs/07_modeling.layers.ipynb #77f1e9ac
+def upsample_cost(cost:Tensor,        # B×1×D×h×w (or B×D×h×w) cost volume at low resolution
+                  max_disp:int,       # number of full-resolution disparities
+                  size:tuple,         # (H, W) full-resolution image size
+                  *, align_corners:bool, # the reference's choice (PSMNet: True; GwcNet, CFNet, …: False)
+                 )->Tensor:           # B×max_disp×H×W
+    "Trilinear upsampling of a one-channel cost volume to `max_disp` disparities and `size`"
+    if cost.dim() == 4: cost = cost.unsqueeze(1)
+    if cost.dim() != 5 or cost.shape[1] != 1:
+        raise ValueError(f"upsample_cost expects a B×1×D×h×w (or B×D×h×w) volume, got shape {tuple(cost.shape)}")
+    return F.interpolate(cost, [max_disp, *size], mode='trilinear', align_corners=align_corners)[:, 0]
+
+# %% ../../nbs/07_modeling.layers.ipynb #ea5fc0af
+def disparity_regression(prob:Tensor,     # B×D×H×W probabilities over disparities
+                         start_disp:int=0, # disparity of the first slice
+                        )->Tensor:         # B×H×W expected disparity
+    "Expected disparity `Σ_d d·prob_d` over the slices `start_disp … start_disp + D − 1`"
+    if prob.dim() != 4: raise ValueError(f"disparity_regression expects a B×D×H×W volume, got shape {tuple(prob.shape)}")
+    d = torch.arange(start_disp, start_disp + prob.shape[1], dtype=prob.dtype, device=prob.device)
+    return torch.sum(prob * d.view(1, -1, 1, 1), 1)
+
+# %% ../../nbs/07_modeling.layers.ipynb #7d8639d8
+class GwcHourglass(nn.Module):
+    "GwcNet's 3D hourglass with 1×1×1 shortcuts: B×C×D×H×W → B×C×D×H×W"
+    def __init__(self, in_channels:int): # channels C of the volume
+        super().__init__()
+        c = in_channels
+        cbr = lambda i, o, s: nn.Sequential(conv3d_bn(True, i, o, 3, s, 1, bias=False), nn.ReLU(inplace=True))
+        self.conv1, self.conv2 = cbr(c, 2*c, 2), cbr(2*c, 2*c, 1)
+        self.conv3, self.conv4 = cbr(2*c, 4*c, 2), cbr(4*c, 4*c, 1)
+        self.conv5 = deconv3d_bn(True, 4*c, 2*c, kernel_size=3, stride=2, padding=1, output_padding=1, bias=False)
+        self.conv6 = deconv3d_bn(True, 2*c, c, kernel_size=3, stride=2, padding=1, output_padding=1, bias=False)
+        self.redir1 = conv3d_bn(True, c, c, kernel_size=1, stride=1, padding=0, bias=False)
+        self.redir2 = conv3d_bn(True, 2*c, 2*c, kernel_size=1, stride=1, padding=0, bias=False)
+
+    def forward(self, x:Tensor)->Tensor:
+        conv2 = self.conv2(self.conv1(x))                               # 1/2
+        conv4 = self.conv4(self.conv3(conv2))                           # 1/4
+        conv5 = F.relu(self.conv5(conv4) + self.redir2(conv2), inplace=True)
+        return F.relu(self.conv6(conv5) + self.redir1(x), inplace=True)
