@@ -15,3 +15,5 @@ from .callbacks.schedule import *
 from .callbacks.checkpoint import *
 from .learner import *
 from .modeling.models.gwcnet import *
+from .io import *
+from .data.readers import *

@@ -91,6 +91,14 @@ DATA_KEYS = {
     'transform': (dict, None),
     # the Synthetic dataset's own keys
     'num_train': (int, 64), 'num_val': (int, 16), 'size': (_seq, [128, 256]), 'seed': (int, 0),
+    # file readers' options (None: the reader's own default, see `data.readers`)
+    'return_right_disp': ((bool, type(None)), None), 'return_occ_mask': ((bool, type(None)), None),
+    'use_noc': ((bool, type(None)), None), 'zeroing_occ': ((bool, type(None)), None),
+    'disp_scale': ((_num, type(None)), None), 'image_reader': ((str, type(None)), None), 'disp_reader': ((str, type(None)), None),
+    # KITTI2012&2015: one root and list per year, which year to validate and test on
+    **{k: ((str, type(None)), None) for k in ('root2012', 'root2015', 'train_list_2012', 'val_list_2012', 'test_list_2012',
+                                            'train_list_2015', 'val_list_2015', 'test_list_2015')},
+    'val_on': ((int, str, type(None)), None), 'test_on': ((int, str, type(None)), None),
 }
 TRAINER_KEYS = {
     'save_name': (str, None), 'total_epoch': (int, 10), 'restore_hint': ((int, str), 0),
