@@ -74,7 +74,7 @@ COST_PROCESSORS = Registry('cost processor', ['openstereo_nb.modeling.models'])
 DISP_PROCESSORS = Registry('disp processor', ['openstereo_nb.modeling.models'])
 LOSSES          = Registry('loss',           ['openstereo_nb.modeling.losses', 'openstereo_nb.modeling.models'])
 TRANSFORMS      = Registry('transform',      ['openstereo_nb.data.transforms'])
-DATASETS        = Registry('dataset',        ['openstereo_nb.data.synthetic', 'openstereo_nb.data.readers'])
+DATASETS        = Registry('dataset',        ['openstereo_nb.data.synthetic', 'openstereo_nb.data.readers', 'openstereo_nb.data.core'])
 METRICS         = Registry('metric',         ['openstereo_nb.metrics'])
 
 # %% ../nbs/00_config.ipynb #9c2bf7d8
@@ -99,6 +99,8 @@ DATA_KEYS = {
     **{k: ((str, type(None)), None) for k in ('root2012', 'root2015', 'train_list_2012', 'val_list_2012', 'test_list_2012',
                                             'train_list_2015', 'val_list_2015', 'test_list_2015')},
     'val_on': ((int, str, type(None)), None), 'test_on': ((int, str, type(None)), None),
+    # name: Mixed — several datasets, each a dict of its own data_cfg keys plus `weight` and `splits`
+    'datasets': ((list, type(None)), None),
 }
 TRAINER_KEYS = {
     'save_name': (str, None), 'total_epoch': (int, 10), 'restore_hint': ((int, str), 0),
