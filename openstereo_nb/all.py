@@ -17,3 +17,5 @@ from .learner import *
 from .modeling.models.gwcnet import *
 from .io import *
 from .data.readers import *
+from .modeling.models.casnet import *
+from .modeling.models.msnet import *

@@ -17,21 +17,18 @@ from .modeling.base_model import build_model
 __all__ = ['REPORTED_SCENEFLOW_EPE', 'zoo_configs', 'model_stats', 'zoo_table']
 
 # %% ../nbs/19_zoo.ipynb #371ee7be
-REPORTED_SCENEFLOW_EPE = {  # model name: (paper, OpenStereo)
-    'PSMNet': (1.09, 0.95), 'GwcNet': (0.76, 0.74), 'CFNet': (1.04, 0.96), 'CasStereoNet': (0.72, 0.67),
+REPORTED_SCENEFLOW_EPE = {  # zoo entry: (paper, OpenStereo); CasStereo's figures are its PSMNet variant's
+    'PSMNet': (1.09, 0.95), 'GwcNet': (0.76, 0.74), 'CFNet': (1.04, 0.96), 'CasPSMNet': (0.72, 0.67),
     'MSNet2D': (1.14, 1.10), 'MSNet3D': (0.80, 0.78), 'CoExNet': (0.68, 0.67), 'FADNet': (0.76, 0.65),
     'AANet': (0.87, 0.80), 'STTRNet': (0.43, 0.40), 'IGEV': (0.47, 0.46)}
 
 # %% ../nbs/19_zoo.ipynb #6c5c8bb9
 def zoo_configs(config_dir=None)->dict:
-    "{model name: path} of the SceneFlow configs under `config_dir` (default: the repository's `configs/`)"
+    "{entry: path} of the `<entry>_sceneflow.yaml` configs under `config_dir` (default: the repository's `configs/`)"
     config_dir = Path(config_dir) if config_dir else Path(openstereo_nb.__file__).resolve().parents[1]/'configs'
     out = {}
     if not config_dir.is_dir(): raise FileNotFoundError(f"no configs folder at {config_dir}; pass config_dir")
-    for p in sorted(config_dir.glob('*/*_sceneflow.yaml')):
-        cfg = load_config(p, check_names=False)
-        out.setdefault(cfg['model_cfg']['model'], p)
-    return out
+    return {p.name[:-len('_sceneflow.yaml')]: p for p in sorted(config_dir.glob('*/*_sceneflow.yaml'))}
 
 # %% ../nbs/19_zoo.ipynb #583e0f73
 def model_stats(cfg,                    # config (dict or path) naming the model
@@ -56,7 +53,7 @@ def model_stats(cfg,                    # config (dict or path) naming the model
 
 # %% ../nbs/19_zoo.ipynb #3a263f89
 def zoo_table(shape=(256, 512), latency:bool=True, repeats:int=3, config_dir=None)->pd.DataFrame:
-    "One row per zoo model: parameters, GFLOPs and CPU latency at `shape`, and the reported SceneFlow EPE"
+    "One row per zoo entry: parameters, GFLOPs and CPU latency at `shape`, and the reported SceneFlow EPE"
     rows = []
     for name, path in zoo_configs(config_dir).items():
         paper, ours = REPORTED_SCENEFLOW_EPE.get(name, (None, None))
