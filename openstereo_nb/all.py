@@ -11,6 +11,7 @@ from .modeling.loss_aggregator import *
 from .modeling.layers import *
 from .modeling.models.psmnet import *
 from .callbacks.loss import *
+from .callbacks.visual import *
 from .callbacks.schedule import *
 from .callbacks.checkpoint import *
 from .learner import *

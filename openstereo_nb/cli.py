@@ -70,6 +70,6 @@ def train_main(argv=None):
     learn = train(a.config, parse_overrides(a.set), a.run_dir)
     table = learn.metrics_table
     print(f"\ntrained {learn.cfgs['model_cfg']['model']} for {len(table)} epochs in {time.time() - t0:.0f} s")
-    print(f"run folder: {learn.run_dir} (config.yaml, metrics.csv, checkpoints/, prediction.png)")
+    print(f"run folder: {learn.run_dir} (config.yaml, metrics.csv, checkpoints/, prediction.png, live_view/dashboard.png)")
     print("final metrics (validation):")
     print(table.iloc[-1].drop(labels=['time'], errors='ignore').to_frame('value').to_string())

@@ -21,6 +21,7 @@ from .data.core import stereo_dls
 from .metrics import metrics_from_cfg
 from .modeling.base_model import build_model
 from .callbacks.loss import StereoLoss, LossTermsLogger
+from .callbacks.visual import LiveView
 from .callbacks.schedule import (TorchSchedulerCallback, ClipGradCallback, FixBNCallback,
                                               ValEveryCallback, MaxIterCallback, EpochOffsetCallback)
 from .callbacks.checkpoint import CheckpointCallback, load_checkpoint, new_run_dir, run_dir_name
@@ -57,9 +58,11 @@ def stereo_learner(cfgs,            # config dict or YAML path
     if t['amp']:
         if torch.cuda.is_available(): cbs.append(MixedPrecision())
         else: warnings.warn("trainer_cfg.amp: mixed precision needs a CUDA GPU; training in fp32 on the CPU")
+    user_cbs = list(kwargs.pop('cbs', []))
+    if not any(isinstance(c, LiveView) for c in user_cbs): cbs.append(LiveView(log_iter=t['log_iter']))
     learn = Learner(dls, model, loss_func=StereoLoss(cfgs['loss_cfg']), opt_func=opt_func_from_cfg(t['optimizer_cfg']),
                     lr=t['optimizer_cfg']['lr'], metrics=metrics_from_cfg(t['evaluator_cfg']),
-                    cbs=cbs + list(kwargs.pop('cbs', [])), **kwargs)
+                    cbs=cbs + user_cbs, **kwargs)
     learn.cfgs = cfgs
     return learn
 
