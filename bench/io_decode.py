@@ -1,11 +1,13 @@
 """Decode speed of openstereo_nb.io's PFM and 16-bit PNG readers on a 960×540 disparity, against reading the same
-file's bytes with numpy alone. Run: python bench/io_decode.py [--reps N]. Prints medians and speed ratios
-(baseline time / reader time: 1.0 = as fast as the baseline, 0.9 = 10 % slower)."""
+file's bytes with numpy alone, and of `read_image` on a 960×540 RGB frame against Pillow (as OpenStereo reads it).
+Run: python bench/io_decode.py [--reps N]. Prints medians and speed ratios (baseline time / reader time: 1.0 = as
+fast as the baseline, 0.9 = 10 % slower, 1.5 = takes two thirds of the baseline's time)."""
 import argparse, tempfile, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
 import openstereo_nb.io as osio
+from openstereo_nb.data.synthetic import synthetic_pair
 
 def disparity(h=540, w=960, seed=0):
     "A SceneFlow-like smooth disparity with a few fronto-parallel objects and sub-pixel noise"
@@ -58,6 +60,16 @@ def main(reps:int):
     for k, v in t.items(): print(f"  {k:28s} {v * 1e3:7.3f} ms")
     for base in ('np.fromfile', 'read()+frombuffer', 'Pillow alone'):
         print(f"  speed ratio read_png_disp vs {base:18s} {t[base] / t['read_png_disp']:.3f}")
+
+    frame = tmp/'0006.png'
+    Image.fromarray(synthetic_pair(0, height=540, width=960, max_disp=192)['left']).save(frame)
+    pil = lambda: np.array(Image.open(frame).convert('RGB'))   # OpenStereo v1's pil_loader, as an array
+    assert np.array_equal(pil(), osio.read_image(frame))
+    t = interleaved({'read()+frombuffer': lambda: raw_read(frame), 'Pillow (v1 pil_loader)': pil,
+                     'read_image': lambda: osio.read_image(frame)}, max(reps // 10, 20))
+    print(f"8-bit RGB PNG frame, SceneFlow-like 960×540 ({frame.stat().st_size} bytes)")
+    for k, v in t.items(): print(f"  {k:28s} {v * 1e3:7.3f} ms")
+    print(f"  speed ratio read_image vs Pillow            {t['Pillow (v1 pil_loader)'] / t['read_image']:.2f}")
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__)

@@ -5,8 +5,10 @@
 # %% ../nbs/01_io.ipynb #157957fb
 from __future__ import annotations
 import ctypes, functools, math, os, re, struct, sys
+from io import BytesIO
 from pathlib import Path
 import numpy as np
+import imagecodecs
 from PIL import Image
 
 # %% auto #0
@@ -106,15 +108,34 @@ def write_pfm(path,                    # destination (parent folders are created
     return path
 
 # %% ../nbs/01_io.ipynb #0b717ce5
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
 def _decode_error(e:Exception)->bool:
     "Whether `e`, raised while decoding, means a malformed file (rather than an I/O error such as a missing file)"
     return isinstance(e, SyntaxError) or isinstance(e, OSError) and e.errno is None
 
-def read_image(path, # an image file Pillow reads (PNG, JPEG, ...)
+def _png_decode(data:bytes,        # the bytes of a PNG file
+                path,              # where they came from (for the error message)
+                what:str='PNG',    # what the file should be, for the error message
+               )->np.ndarray:      # H×W or H×W×C, uint8 or native uint16 (palette and tRNS expanded)
+    "libpng's decoding (through imagecodecs, GIL released) of the PNG file `path`; a broken file is a `ValueError`"
+    try: return imagecodecs.png_decode(data)
+    except (imagecodecs.PngError, ValueError) as e: raise ValueError(f"{path}: cannot decode {what}: {e}") from e
+
+def _as_rgb(a:np.ndarray)->np.ndarray:
+    "H×W grey, H×W×2 grey+alpha, H×W×3 RGB or H×W×4 RGBA uint8 as H×W×3 RGB (alpha dropped)"
+    if a.ndim == 2: a = a[..., None]
+    if a.shape[2] in (1, 2): return np.repeat(a[..., :1], 3, axis=2)
+    return a if a.shape[2] == 3 else np.ascontiguousarray(a[..., :3])
+
+def read_image(path, # an image file: PNG, JPEG or anything else Pillow reads
               )->np.ndarray: # H×W×3 uint8, RGB
     "An image as H×W×3 uint8 RGB (grey, palette and RGBA converted; 16-bit grey reduced to its top 8 bits)"
+    with open(path, 'rb') as f: data = f.read()
+    if data[:8] == _PNG_SIGNATURE and data[12:16] == b'IHDR' and len(data) > 24 and data[24] == 8:  # an 8-bit PNG
+        return _as_rgb(_png_decode(data, path, 'image'))
     try:
-        with Image.open(path) as im:
+        with Image.open(BytesIO(data)) as im:
             if im.mode in ('I;16', 'I;16L', 'I;16B', 'I'):
                 a = (np.asarray(im).astype(np.int64) >> 8).clip(0, 255).astype(np.uint8)
                 return np.repeat(a[..., None], 3, axis=2)
@@ -129,35 +150,26 @@ def read_image(path, # an image file Pillow reads (PNG, JPEG, ...)
 PNG_DISP_SCALES = {'KITTI2012': 256., 'KITTI2015': 256., 'DrivingStereo': 256., 'DrivingStereo (full size)': 128.,
                    'InStereo2K': 100., 'DynamicReplica': 100., 'CREStereo': 32.}
 
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 _PNG_COLOURS = {0: 'grey', 2: 'RGB', 3: 'palette', 4: 'grey+alpha', 6: 'RGBA'}
 
-def _check_png(path, depth:int, colours:tuple, what:str):
-    "Check PNG `path`'s header (IHDR) for bit `depth` and one of the colour types `colours`"
-    with open(path, 'rb') as f: head = f.read(33)
-    if head[:8] != _PNG_SIGNATURE: raise ValueError(f"{path}: not a PNG file (it starts with {head[:8]!r})")
-    if len(head) < 33 or head[12:16] != b'IHDR': raise ValueError(f"{path}: malformed PNG: no IHDR header after the signature")
-    w, h, d, c = struct.unpack('>IIBB', head[16:26])
+def _read_png(path, depth:int, colours:tuple, what:str)->np.ndarray:
+    "The pixels of PNG `path`, after checking its header (IHDR) for bit `depth` and one of the colour types `colours`"
+    with open(path, 'rb') as f: data = f.read()
+    if data[:8] != _PNG_SIGNATURE: raise ValueError(f"{path}: not a PNG file (it starts with {data[:8]!r})")
+    if len(data) < 33 or data[12:16] != b'IHDR': raise ValueError(f"{path}: malformed PNG: no IHDR header after the signature")
+    w, h, d, c = struct.unpack('>IIBB', data[16:26])
     if d != depth or c not in colours:
         raise ValueError(f"{path}: expected {what}, found {d}-bit {_PNG_COLOURS.get(c, f'colour type {c}')}")
-
-def _decode(path)->np.ndarray:
-    "Pillow's decoding of image `path` as a (read-only) numpy array"
-    try:
-        with Image.open(path) as im: return np.asarray(im)
-    except (OSError, SyntaxError) as e:
-        if _decode_error(e): raise ValueError(f"{path}: cannot decode PNG: {e}") from e
-        raise
+    return _png_decode(data, path)
 
 def _png16(path)->np.ndarray:
-    _check_png(path, 16, (0,), 'a 16-bit single-channel PNG')
-    a = _decode(path)
-    return a if a.dtype == np.uint16 else a.astype(np.uint16)  # Pillow's 'I;16' is native uint16; others converted
+    a = _read_png(path, 16, (0,), 'a 16-bit single-channel PNG')  # native-endian uint16
+    return a if a.ndim == 2 else a[..., 0]  # a tRNS chunk makes libpng add an alpha channel
 
 def read_png16(path, # a 16-bit single-channel PNG
               )->np.ndarray: # H×W uint16
     "The raw values of a 16-bit grey PNG as uint16; any other kind of PNG is a `ValueError` naming what it holds"
-    return np.array(_png16(path))
+    return np.ascontiguousarray(_png16(path))
 
 def read_png_disp(path,       # a 16-bit disparity PNG
                   scale:float, # stored value = disparity × scale (KITTI: 256)
@@ -190,8 +202,7 @@ def write_png_disp(path,       # destination .png (parent folders are created)
 def read_sintel_disp(path, # an MPI Sintel `disparities/*.png`
                     )->np.ndarray: # H×W float32
     "Disparity from Sintel's 8-bit RGB code, R·4 + G/2⁶ + B/2¹⁴ (exact in float32)"
-    _check_png(path, 8, (2,), "Sintel's 8-bit RGB disparity PNG")
-    a = _decode(path)
+    a = _read_png(path, 8, (2,), "Sintel's 8-bit RGB disparity PNG")
     r, g, b = (a[..., i].astype(np.float32) for i in range(3))
     return r * 4 + g / 64 + b / 16384
 
