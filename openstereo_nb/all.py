@@ -20,3 +20,4 @@ from .io import *
 from .data.readers import *
 from .modeling.models.casnet import *
 from .modeling.models.msnet import *
+from .modeling.models.coex import *
