@@ -28,6 +28,7 @@ def check_lacgwcnet_config(max_disp:int,              # `model_cfg.base_config.m
                            lsp_mode:str='separate',    # `…lsp_mode`: 'separate' or 'aggregate'
                            lsp_dilation=(1, 2, 4, 8),  # `…lsp_dilation`: the four LSP dilations
                            refine:str='csr',           # `…refine`: only 'csr' works
+                           udc:bool=True,              # `…udc`: windowed regression on or off
                           ):
     "Raise a `ConfigError` naming the key when LacGwcNet cannot be built with these settings"
     key = 'model_cfg.base_config'
@@ -41,6 +42,8 @@ def check_lacgwcnet_config(max_disp:int,              # `model_cfg.base_config.m
     dil = list(lsp_dilation) if isinstance(lsp_dilation, (list, tuple)) else lsp_dilation
     if not isinstance(dil, list) or len(dil) != 4 or not all(isinstance(d, int) and d > 0 for d in dil):
         raise ConfigError(f"{key}.lsp_dilation: needs four positive integers (one per LSP branch), got {lsp_dilation!r}")
+    if not isinstance(udc, bool):
+        raise ConfigError(f"{key}.udc: needs true or false, got {udc!r}")
     if refine != 'csr':
         raise ConfigError(f"{key}.refine: LacGwcNet supports 'csr' (cost self-reassembling) only, got {refine!r}; "
                           f"the authors' other path ('dsr') does not run in their code or in OpenStereo v1")
@@ -267,7 +270,7 @@ class LacGwcNetwork(nn.Module):
                  refine:str='csr',           # cost self-reassembling
                 ):
         super().__init__()
-        check_lacgwcnet_config(max_disp, lsp_channel, lsp_mode, lsp_dilation, refine)
+        check_lacgwcnet_config(max_disp, lsp_channel, lsp_mode, lsp_dilation, refine, udc)
         self.maxdisp, self.udc, self.refine = max_disp, udc, refine
         self.win_size = 5 if udc else 0
         self.feature_extraction = LacFeatureExtraction(lsp_channel, lsp_mode, lsp_dilation)
