@@ -307,7 +307,7 @@ class LacGwcNetwork(nn.Module):
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #a00a06d6
 class LacGwcNet(BaseModel):
-    "LaC-GwcNet (Liu et al., 2021): local similarity patterns, uncertainty-aware regression, cost self-reassembling"
+    "LaC-GwcNet (Liu et al., AAAI 2022): local similarity patterns, uncertainty-aware regression, cost self-reassembling"
     def build_network(self, model_cfg:dict):
         base = dict(model_cfg['base_config'])
         bad = [k for k in base if k not in LAC_BASE_KEYS]
