@@ -21,3 +21,4 @@ from .data.readers import *
 from .modeling.models.casnet import *
 from .modeling.models.msnet import *
 from .modeling.models.coex import *
+from .modeling.models.lacgwcnet import *
