@@ -102,6 +102,18 @@ def check_pieces():
         print(f'fadnet_corr vs v1 build_corr (W={W}, 40 displacements): max abs diff {maxdiff(fadnet_corr(l, r, 40), rm.build_corr(l, r, 40)):.3g}')
     x, d = torch.randn(2, 3, 32, 48), torch.randn(2, 1, 32, 48) * 5
     print(f'warp_right_to_left vs v1: max abs diff {maxdiff(warp_right_to_left(x, d), rm.warp_right_to_left(x, d)):.3g}')
+    from openstereo_nb.optim import Lamb
+    rlamb = load('ref_lamb', f'{REF}/modeling/common/lamb.py')
+    for wd in (0., 0.01):
+        torch.manual_seed(2); a = [torch.nn.Parameter(torch.randn(5, 7)), torch.nn.Parameter(torch.zeros(3))]
+        b = [torch.nn.Parameter(t.detach().clone()) for t in a]
+        oa, ob = Lamb(a, lr=0.004, weight_decay=wd), rlamb.Lamb(b, lr=0.004, weight_decay=wd)
+        for _ in range(5):
+            g = [torch.randn_like(t) for t in a]
+            for t, gg in zip(a, g): t.grad = gg.clone()
+            for t, gg in zip(b, g): t.grad = gg.clone()
+            oa.step(); ob.step()
+        print(f'Lamb vs v1 Lamb, 5 steps, weight_decay {wd}: max abs diff {max(maxdiff(x, y) for x, y in zip(a, b)):.3g}')
     torch.manual_seed(3); mine = FADNet(config(192), is_training=True)
     torch.manual_seed(3); ref = rmodel.FADNet(config(192))
     rsd = ref.state_dict()
