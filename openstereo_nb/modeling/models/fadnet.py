@@ -442,7 +442,7 @@ class MultiScaleLossRounds(Callback):
         r = self.round_at(self.epoch + self.epoch_offset)
         for l in self._losses(): l.round = r
 
-# %% ../../../nbs/27_models.fadnet.ipynb #8a43252e
+# %% ../../../nbs/27_models.fadnet.ipynb #617e8354
 _AUTHOR_PREFIXES = {'extract_network.': 'backbone.', 'cunet.': 'cost_processor.', 'dispnetres.': 'disp_predictor.'}
 _FADNET_STAGES = (('backbone_cfg', 'backbone', BACKBONES), ('cost_processor_cfg', 'cost_processor', COST_PROCESSORS),
                   ('disp_processor_cfg', 'disp_predictor', DISP_PROCESSORS))
@@ -472,8 +472,6 @@ class FADNet(BaseModel):
         if getattr(d, 'in_planes', want) != want:
             raise ConfigError(f"model_cfg.disp_processor_cfg.in_planes: FADNet gives DispNetRes {want} channels (left, right, "
                               f"warped right, disparity, error magnitude), got {d.in_planes}")
-
-    def init_parameters(self): pass  # as in v1: each stage keeps its own He-normal initialisation
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
