@@ -342,7 +342,7 @@ class DispNetRes(nn.Module):
 
     def input_output(self): return {'inputs': ['ref_img', 'tgt_img', 'dispnetc_flows'], 'outputs': ['dispnetres_flows']}
 
-# %% ../../../nbs/27_models.fadnet.ipynb #dacbe5cc
+# %% ../../../nbs/27_models.fadnet.ipynb #37266eea
 _SINGLE_MAP_LOSSES = {'L1': nn.L1Loss, 'MSE': nn.MSELoss, 'SmoothL1': nn.SmoothL1Loss}
 
 class MultiScaleLoss(BaseLoss):
@@ -386,11 +386,12 @@ class MultiScaleLoss(BaseLoss):
 
     def forward(self,
                 disp_ests,             # list of `scales` maps, B×h×w or B×1×h×w (or one map)
-                disp_gt:Tensor,        # B×H×W ground truth
+                disp_gt:Tensor,        # B×H×W (or B×1×H×W) ground truth
                 mask:Tensor|None=None, # ignored, as in v1 (validity comes from the pooled ground truth)
                 round:int|None=None,   # row of `weights` (default: the `round` attribute)
                ):
         r = self.round if round is None else round
+        if disp_gt.dim() == 4: disp_gt = disp_gt.squeeze(1)   # B×1×H×W ground truth too
         if not 0 <= r < self.n_rounds:
             raise ValueError(f"MultiScaleLoss: round {r} out of range, weights has {self.n_rounds} row(s)")
         if isinstance(disp_ests, (list, tuple)):
