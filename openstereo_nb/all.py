@@ -22,3 +22,5 @@ from .modeling.models.casnet import *
 from .modeling.models.msnet import *
 from .modeling.models.coex import *
 from .modeling.models.lacgwcnet import *
+from .optim import *
+from .modeling.models.fadnet import *

@@ -232,9 +232,8 @@ def _check_names(cfg:dict):
         if stage in m: reg.get(m[stage]['type'], key=f'model_cfg.{stage}.type')
     for i,l in enumerate(cfg['loss_cfg']): LOSSES.get(l['type'], key=f'loss_cfg[{i}].type')
     for i,name in enumerate(t['evaluator_cfg']['metrics']): METRICS.get(name, key=f'trainer_cfg.evaluator_cfg.metrics[{i}]')
-    solver = t['optimizer_cfg'].get('solver')
-    if not isinstance(getattr(torch.optim, str(solver), None), type):
-        _fail('trainer_cfg.optimizer_cfg.solver', f"unknown optimizer {solver!r}; choose one of: {', '.join(_torch_names(torch.optim, torch.optim.Optimizer))}")
+    from openstereo_nb.optim import optimizer_class  # torch.optim's names and the library's own (lamb)
+    optimizer_class(t['optimizer_cfg'].get('solver'))
     if t['scheduler_cfg'] is not None:
         s = t['scheduler_cfg']['scheduler']
         if not isinstance(getattr(torch.optim.lr_scheduler, str(s), None), type):

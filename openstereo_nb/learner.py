@@ -17,6 +17,7 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger  # importing it also brings fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
 from .config import ConfigError, load_config, save_config
+from .optim import optimizer_class
 from .data.core import stereo_dls
 from .metrics import metrics_from_cfg
 from .modeling.base_model import build_model
@@ -34,9 +35,7 @@ def opt_func_from_cfg(optimizer_cfg:dict): # `trainer_cfg.optimizer_cfg`: `solve
     "A fastai `opt_func` wrapping the `torch.optim` optimizer that `optimizer_cfg` names"
     cfg = dict(optimizer_cfg)
     solver = cfg.pop('solver', 'Adam'); cfg.pop('lr', None)
-    cls = getattr(torch.optim, solver, None)
-    if not isinstance(cls, type) or not issubclass(cls, torch.optim.Optimizer):
-        raise ConfigError(f"trainer_cfg.optimizer_cfg.solver: unknown optimizer {solver!r}")
+    cls = optimizer_class(solver)  # a torch.optim class, or the library's own (e.g. `lamb`)
     try: cls([torch.nn.Parameter(torch.zeros(1))], lr=1e-3, **cfg)  # check the arguments now, with a clear error
     except TypeError as e: raise ConfigError(f"trainer_cfg.optimizer_cfg: {solver}: {e}") from None
     return partial(OptimWrapper, opt=cls, **cfg)
