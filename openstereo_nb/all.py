@@ -24,3 +24,4 @@ from .modeling.models.coex import *
 from .modeling.models.lacgwcnet import *
 from .optim import *
 from .modeling.models.fadnet import *
+from .modeling.models.cfnet import *
