@@ -2,7 +2,7 @@
 
 Not a test (CI has no copy of that code). Point --author at the CasStereoNet folder of a checkout of
 github.com/alibaba/cascade-stereo:
-    python tools/equivalence/casnet_author.py --author /path/to/cascade-stereo/CasStereoNet   # ~2 min on 2 CPU cores
+    python tools/equivalence/casnet_author.py --author /path/to/cascade-stereo/CasStereoNet   # ~4 min on 2 busy CPU cores
 For both of their networks — `--model gwcnet-c` (models/psmnet.py, our model_type psmnet) and `--model gwcnet`
 (models/gwcnet.py, our gwcnet) — it builds theirs with the settings of their scripts (maxdisp 192, --ndisps 48,24,
 --disp_inter_r 4,1, --using_ns --ns_size 3, default --cr_base_chs 32,32,16 and --grad_method detach), random weights,

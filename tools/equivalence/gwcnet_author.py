@@ -1,7 +1,7 @@
 """Check that the original GwcNet release's checkpoints (xy-guo/GwcNet) load into openstereo_nb's GwcNet.
 
 Not a test (CI has no copy of that code). Point --author at a checkout of github.com/xy-guo/GwcNet:
-    python tools/equivalence/gwcnet_author.py --author /path/to/GwcNet      # ~1 min on 2 CPU cores
+    python tools/equivalence/gwcnet_author.py --author /path/to/GwcNet      # ~1.5 min on 2 busy CPU cores
 For GwcNet-gc and GwcNet-g it builds their network (`GwcNet_GC(192)`, `GwcNet_G(192)`) with random weights,
 non-trivial BatchNorm statistics and sharpened cost heads, saves it the way their main.py does
 ({'epoch', 'model': the nn.DataParallel state dict, 'optimizer'}), loads that file with `load_checkpoint(strict=True)`,

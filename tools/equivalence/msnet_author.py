@@ -1,7 +1,7 @@
 """Check that the original MobileStereoNet release's checkpoints (cogsys-tuebingen/mobilestereonet) load into openstereo_nb's MSNet.
 
 Not a test (CI has no copy of that code). Point --author at a checkout of github.com/cogsys-tuebingen/mobilestereonet:
-    python tools/equivalence/msnet_author.py --author /path/to/mobilestereonet      # ~2 min on 2 CPU cores
+    python tools/equivalence/msnet_author.py --author /path/to/mobilestereonet      # ~3 min on 2 busy CPU cores
 For MSNet2D and MSNet3D it builds their network (`MSNet2D(192)`, `MSNet3D(192)`: their train.py's default maxdisp) with
 their He-normal initialisation, non-trivial BatchNorm statistics and sharpened cost heads, saves it the way their
 train.py does ({'epoch', 'model': the nn.DataParallel state dict, 'optimizer'}), loads that file with
