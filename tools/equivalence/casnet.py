@@ -28,6 +28,7 @@ rpsm = load('ref_casnet.cas_psm', f'{REF}/modeling/models/casnet/cas_psm.py')
 rgwc = load('ref_casnet.cas_gwc', f'{REF}/modeling/models/casnet/cas_gwc.py')
 
 from openstereo_nb.modeling.models.casnet import CasStereoNet, CasStereoLoss
+from _common import randomise, maxdiff, n_params   # tools/equivalence/_common.py
 
 # v1's CasStereoNet.__init__ settings and its loss (model.py), restated
 V1 = dict(maxdisp=192, ndisps=[48, 24], disp_interval_pixel=[4, 1], using_ns=True, ns_size=3, grad_method='detach',
@@ -58,29 +59,10 @@ def ours(model_type):
 
 COST_GAIN = 10.
 
-def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) v1 init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the heads so the soft-argmin spreads over the hypotheses (see the notebook)
-        for n, p in model.named_parameters():
-            if '.classif' in n and n.endswith('.2.weight'): p.mul_(COST_GAIN)
-    return model
-
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def compare(model_type, H, W, B=1, seed=0):
     torch.manual_seed(seed)
-    mine = randomise(ours(model_type), seed)
+    mine = randomise(ours(model_type), seed, COST_GAIN)
     ref = RefModel(model_type)
     ks_m, ks_r = list(mine.state_dict()), list(ref.state_dict())
     assert ks_m == ks_r, (set(ks_m) ^ set(ks_r))

@@ -29,6 +29,7 @@ rc = load('ref_gwc_cost', f'{REF}/modeling/cost_processor/gwcnet.py')
 rd = load('ref_gwc_disp', f'{REF}/modeling/disp_processor/gwcnet.py')
 
 from openstereo_nb.modeling.models.gwcnet import GwcNet
+from _common import randomise, maxdiff, n_params   # tools/equivalence/_common.py
 from openstereo_nb.modeling.layers import gwc_volume, cat_fms
 
 class RefModel(nn.Module):
@@ -57,26 +58,6 @@ def ours(max_disp, concat):
 COST_GAIN = 40.
 WEIGHTS = [0.5, 0.5, 0.7, 1.0]
 
-def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) default init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the matching costs so the soft-argmin spreads over the disparity range (random weights otherwise
-        # give a nearly uniform softmax and disparities near max_disp/2, which would hide a wrong mapping)
-        for n, p in model.named_parameters():
-            if '.classif' in n and n.endswith('.2.weight'): p.mul_(COST_GAIN)
-    return model
-
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def check_volumes():
     torch.manual_seed(1)
@@ -92,7 +73,7 @@ def compare(H, W, max_disp, concat, B=1, seed=0, fp64=True):
     |v1 fp32 - v1 fp64| next to |ours fp32 - v1 fp32|"""
     name = 'gc' if concat else 'g'
     torch.manual_seed(seed)
-    mine = randomise(ours(max_disp, concat), seed)
+    mine = randomise(ours(max_disp, concat), seed, COST_GAIN)
     ref = RefModel(max_disp, concat)
     ks_m, ks_r = list(mine.state_dict()), list(ref.state_dict())
     assert ks_m == ks_r, (set(ks_m) ^ set(ks_r))

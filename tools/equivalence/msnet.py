@@ -29,6 +29,7 @@ r2 = load('ref_msnet.MSNet2D', f'{REF}/MSNet2D.py')
 r3 = load('ref_msnet.MSNet3D', f'{REF}/MSNet3D.py')
 
 from openstereo_nb.modeling.models.msnet import MSNet, interweave_tensors
+from _common import randomise, maxdiff, n_params   # tools/equivalence/_common.py
 from openstereo_nb.modeling.layers import gwc_volume
 
 class RefModel(nn.Module):
@@ -48,25 +49,6 @@ def ours(max_disp, model_type):
 COST_GAIN = 40.
 WEIGHTS = [0.5, 0.5, 0.7, 1.0]
 
-def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) He-normal init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the matching costs so the soft-argmin spreads over the disparity range (a wrong mapping then shows)
-        for n, p in model.named_parameters():
-            if '.classif' in n and n.endswith('.2.weight'): p.mul_(COST_GAIN)
-    return model
-
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def check_pieces():
     torch.manual_seed(1)
@@ -85,7 +67,7 @@ def check_pieces():
 def compare(H, W, max_disp, model_type, B=1, seed=0, fp64=True):
     """ours vs v1 in fp32; with `fp64`, v1 also in float64, to show the fp32 rounding floor"""
     torch.manual_seed(seed)
-    mine = randomise(ours(max_disp, model_type), seed)
+    mine = randomise(ours(max_disp, model_type), seed, COST_GAIN)
     ref = RefModel(max_disp, model_type)
     ks_m, ks_r = list(mine.state_dict()), list(ref.state_dict())
     assert ks_m == ks_r, (set(ks_m) ^ set(ks_r))

@@ -24,6 +24,7 @@ rc = load('ref_psm_cost', f'{REF}/modeling/cost_processor/PSMNet.py')
 rd = load('ref_psm_disp', f'{REF}/modeling/disp_processor/PSMNet.py')
 
 from openstereo_nb.modeling.models.psmnet import PSMNet
+from _common import randomise, maxdiff   # tools/equivalence/_common.py
 from openstereo_nb.modeling.layers import cat_fms
 
 class RefModel(nn.Module):
@@ -48,25 +49,6 @@ def ours(max_disp):
 
 COST_GAIN = 40.
 
-def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) default init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the matching costs so the soft-argmin spreads over the disparity range (random weights otherwise
-        # give a nearly uniform softmax and disparities near max_disp/2, which would hide a wrong mapping)
-        for n, p in model.named_parameters():
-            if '.classif' in n and n.endswith('.1.weight'): p.mul_(COST_GAIN)
-    return model
-
-def maxdiff(a, b): return (a - b).abs().max().item()
 
 def check_cat_fms():
     torch.manual_seed(1)
@@ -79,7 +61,7 @@ def check_cat_fms():
 
 def compare(H, W, max_disp, B=1, seed=0):
     torch.manual_seed(seed)
-    mine = randomise(ours(max_disp), seed)
+    mine = randomise(ours(max_disp), seed, COST_GAIN, head=r'\.classif.*\.1\.weight$')
     ref = RefModel(max_disp)
     ks_m, ks_r = list(mine.state_dict()), list(ref.state_dict())
     assert ks_m == ks_r, (set(ks_m) ^ set(ks_r))

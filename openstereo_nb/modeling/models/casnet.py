@@ -369,6 +369,12 @@ class CasStereoNet(BaseModel):
     def init_parameters(self):
         "No-op, as in v1: the nets apply CasStereoNet's own initialisation when built"
 
+    def convert_checkpoint(self, state_dict:dict)->dict:
+        "Accept the original authors' checkpoints (v1's names without `net.`) besides OpenStereo's"
+        if any(k.startswith('net.') for k in state_dict) or not any(k.startswith('feature_extraction.') for k in state_dict):
+            return state_dict
+        return {f'net.{k}': v for k,v in state_dict.items()}
+
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
         if self.training:

@@ -4,6 +4,7 @@
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #911d145f
 from __future__ import annotations
+import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
@@ -13,7 +14,7 @@ from ..layers import (conv_bn, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
 
 # %% auto #0
 __all__ = ['GWC_FEATURE_CHANNELS', 'check_gwcnet_config', 'check_gwcnet_input', 'GwcBasicBlock', 'GwcFeatureExtraction',
-           'GwcNetBackbone', 'GwcVolumeCostProcessor', 'GwcDispProcessor', 'GwcNet']
+           'GwcNetBackbone', 'GwcVolumeCostProcessor', 'GwcDispProcessor', 'gwcnet_author_to_openstereo', 'GwcNet']
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #c801d382
 GWC_FEATURE_CHANNELS = 320  # layer2 (64) + layer3 (128) + layer4 (128), concatenated
@@ -209,6 +210,22 @@ class GwcDispProcessor(nn.Module):
     def input_output(self):
         return {'inputs': ['cost_volume', 'ref_img', 'tgt_img'], 'outputs': ['training_disp', 'inference_disp', 'visual_summary']}
 
+# %% ../../../nbs/21_models.gwcnet.ipynb #a3b1c7e0
+# The original release (xy-guo/GwcNet, models/gwcnet.py): the same modules one level up, without v1's stage parents
+_GWC_AUTHOR_RULES = [(r'^feature_extraction\.', 'Backbone.feature_extraction.'),
+                     (r'^((?:dres|classif)\d+)\.', r'DispProcessor.\1.')]
+
+def gwcnet_author_to_openstereo(key:str)->str:
+    "The OpenStereo name of a parameter of the original GwcNet release (`module.` already stripped)"
+    for pat, rep in _GWC_AUTHOR_RULES:
+        new = re.sub(pat, rep, key)
+        if new != key: return new
+    return key
+
 # %% ../../../nbs/21_models.gwcnet.ipynb #e65c9f51
 class GwcNet(BaseModel):
     "GwcNet (Guo et al., CVPR 2019): `model_cfg` names backbone `GwcNet`, `GwcVolumeCostProcessor`, `GwcDispProcessor`"
+    def convert_checkpoint(self, state_dict:dict)->dict:
+        "Accept the original authors' checkpoints (`feature_extraction.*`, `dres*`, `classif*` names) besides OpenStereo's"
+        if not any(k.startswith('feature_extraction.') for k in state_dict): return state_dict
+        return {gwcnet_author_to_openstereo(k): v for k,v in state_dict.items()}
