@@ -42,7 +42,7 @@ def save_checkpoint(path, **state)->Path:
     return path
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #27916b0f
-_MODEL_KEYS = ('model', 'model_state', 'state_dict')
+_MODEL_KEYS = ('model', 'model_state', 'state_dict', 'net')
 
 def checkpoint_state_dict(ckpt:dict)->dict:
     "The model state dict inside an OpenStereo v1/v2, original-author or bare checkpoint, `module.` stripped"
