@@ -11,7 +11,8 @@ What it does, in order:
    (the model-zoo table is one). A notebook saved with outputs (the live-view tutorial, saved with its widget state by
    `tools/execute_with_widgets.py`) is shown as saved. A cell that raises stops the build, naming notebook and cell.
 2. Turns saved widget views into HTML that the jupyter-widgets HTML manager renders in the page, loaded from a local
-   copy (npm package `@jupyter-widgets/html-manager`, fetched once with `npm pack` into `.cache/docs/`), not a CDN.
+   copy (npm package `@jupyter-widgets/html-manager`, fetched once with `npm pack` into `.cache/docs/`), not a CDN;
+   KaTeX (maths) likewise.
 3. Writes the sidebar from the notebook numbers (1x guides, 19 + 2x models, 0x library, 9x tools), so a new
    `nbs/2x_models.<family>.ipynb` appears under "Models" with no list to edit.
 4. Renders the site with Quarto (`quarto render`, as `nbdev_docs` does) or with smalldocs into `_docs/`.
@@ -24,6 +25,8 @@ NBS, PROC, DOCS = ROOT/'nbs', ROOT/'_proc', ROOT/'_docs'
 CACHE = ROOT/'.cache'/'docs'
 HTML_MANAGER = '@jupyter-widgets/html-manager@1.0.15'   # ipywidgets 8 (widget protocol 2)
 WIDGET_LIB = 'site_libs/jupyter-widgets'                 # where embed.js goes in the site
+KATEX = 'katex@0.16.11'                                  # the version smalldocs links
+KATEX_CDN = 'https://cdn.jsdelivr.net/npm/katex@0.16.11/dist'
 MIME_VIEW, MIME_STATE = 'application/vnd.jupyter.widget-view+json', 'application/vnd.jupyter.widget-state+json'
 
 SECTIONS = [  # (title, first number, last number) for the sidebar; notebooks are placed by their leading number
@@ -88,6 +91,14 @@ def document_constants(nb)->int:
     nb.cells = out
     return n
 
+_re_dash_heading = re.compile(r'^(#+ +)(.+?) +-\s*$', re.M)
+
+def dash_headings(nb):
+    "nbdev's `## name -` headings: drop those naming a symbol (its `show_doc` block heads it), keep others without the dash"
+    for c in nb.cells:
+        if c.cell_type != 'markdown': continue
+        c.source = _re_dash_heading.sub(lambda m: '' if re.fullmatch(r'[\w.]+', m.group(2)) else m.group(1) + m.group(2), c.source).lstrip('\n')
+
 def proc_one(args):
     "Process one notebook `src` into `dst` with nbdev's processors, running its cells unless `execute` is False"
     src, dst, execute, skip_flags = args
@@ -117,6 +128,7 @@ def proc_one(args):
 
     nb = read_nb(src)
     document_constants(nb)
+    dash_headings(nb)
     run = execute and not _has_outputs(nb)
     procs = FilterDefaults().procs()
     if run: procs = [exec_all if p is exec_show_docs else p for p in procs]
@@ -132,31 +144,40 @@ def proc_one(args):
 # ---------------------------------------------------------------------------------------------------------------
 # 2. the widget manager
 
-def widget_manager()->Path:
-    "Folder with the html-manager's `embed.js` (+ licence and fonts), fetched once with `npm pack` into .cache/docs"
-    out = CACHE/HTML_MANAGER.replace('/', '+')
-    if (out/'embed.js').exists(): return out
-    if not shutil.which('npm'): sys.exit(f"npm is needed once to fetch {HTML_MANAGER} (the page's widget manager) into {CACHE}")
+def npm_files(spec:str, keep)->Path:
+    "Files of npm package `spec` whose path under `package/` `keep` accepts, fetched once with `npm pack` into .cache/docs"
+    out = CACHE/spec.replace('/', '+')
+    if out.is_dir(): return out
+    if not shutil.which('npm'): sys.exit(f"npm is needed once to fetch {spec} (served with the pages, not from a CDN) into {CACHE}")
     CACHE.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(['npm', 'pack', HTML_MANAGER, '--pack-destination', str(CACHE), '--json'],
-                       capture_output=True, text=True)
-    if r.returncode: sys.exit(f"npm pack {HTML_MANAGER} failed:\n{r.stderr}")
+    r = subprocess.run(['npm', 'pack', spec, '--pack-destination', str(CACHE), '--json'], capture_output=True, text=True)
+    if r.returncode: sys.exit(f"npm pack {spec} failed:\n{r.stderr}")
     tgz = CACHE/json.loads(r.stdout)[0]['filename'].replace('@', '').replace('/', '-')
     tmp = out.with_name(out.name + '.tmp')
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
     with tarfile.open(tgz) as tf:
         for m in tf.getmembers():
-            name = Path(m.name)
-            if name.parent.as_posix() == 'package/dist' and not name.name.endswith(('.map', '-amd.js')) or \
-               m.name == 'package/package.json':
-                m.name = name.name
+            rel = m.name.split('/', 1)[1] if '/' in m.name else m.name
+            if m.isfile() and (keep(rel) or rel in ('package.json', 'LICENSE')):
+                m.name = rel
                 tf.extract(m, tmp, filter='data')
-    pkg = json.loads((tmp/'package.json').read_text())
-    (tmp/'LICENSE').write_text(f"{pkg['name']} {pkg['version']}, licence {pkg['license']} "
-                               f"(see embed.js.LICENSE.txt for the bundled packages).\n")
     tgz.unlink()
     tmp.rename(out)
     return out
+
+def widget_manager()->Path:
+    "The html-manager's `embed.js` (renders saved widget state in a page), its fonts and licences"
+    d = npm_files(HTML_MANAGER, lambda p: p.startswith('dist/') and not p.endswith(('.map', '-amd.js')))
+    if not (d/'LICENSE').exists():
+        pkg = json.loads((d/'package.json').read_text())
+        (d/'LICENSE').write_text(f"{pkg['name']} {pkg['version']}, licence {pkg['license']} "
+                                 f"(see dist/embed.js.LICENSE.txt for the bundled packages).\n")
+    return d/'dist'
+
+def katex()->Path:
+    "KaTeX's scripts, style and fonts, for the pages with maths (smalldocs links them from a CDN otherwise)"
+    return npm_files(KATEX, lambda p: p.startswith('dist/') and (p.endswith(('katex.min.js', 'katex.min.css', 'auto-render.min.js'))
+                                                               or p.startswith('dist/fonts/')))
 
 # ---------------------------------------------------------------------------------------------------------------
 # 3. sidebar and site config
@@ -217,7 +238,7 @@ def main():
     from nbdev.config import get_config
     from nbdev.doclinks import _build_modidx, nbglob
     cfg = get_config()
-    lib = widget_manager()
+    lib = widget_manager(); katex()
     _build_modidx()  # doc links from the exported modules, as nbdev_docs does first
 
     shutil.rmtree(PROC, ignore_errors=True); PROC.mkdir()
@@ -280,6 +301,15 @@ def main():
     shutil.rmtree(DOCS, ignore_errors=True)
     shutil.move(str(PROC/'_docs'), str(DOCS))
     shutil.copytree(lib, DOCS/WIDGET_LIB, dirs_exist_ok=True)
+    shutil.copy2(lib.parent/'LICENSE', DOCS/WIDGET_LIB/'LICENSE')
+    kx = katex()
+    shutil.copytree(kx/'dist', DOCS/'site_libs'/'katex', dirs_exist_ok=True)
+    shutil.copy2(kx/'LICENSE', DOCS/'site_libs'/'katex'/'LICENSE')
+    for page in DOCS.rglob('*.html'):  # maths from the local copy
+        t = page.read_text()
+        if KATEX_CDN in t:
+            rel = os.path.relpath(DOCS/'site_libs'/'katex', page.parent)
+            page.write_text(t.replace(KATEX_CDN, rel))
     n = len(list(DOCS.glob('*.html')))
     log(f"docs: {n} pages in {DOCS.relative_to(ROOT)}/ in {time.time() - t0:.0f} s ({renderer})")
 

@@ -26,6 +26,7 @@ KEY_PAGES = {
     'datasets.html':           dict(title='Datasets', images=1),
     'openstereo_users.html':   dict(title='For OpenStereo users'),
     'zoo.html':                dict(title='Model zoo', table=True, api=True),
+    'benchmarks.html':         dict(title='Benchmarks'),
     'viz.html':                dict(title='Disparity pictures', api=True, images=1),
     'io.html':                 dict(title='File formats', api=True),
     'modeling.base_model.html': dict(title='BaseModel', api=True),
@@ -36,7 +37,7 @@ class Page(html.parser.HTMLParser):
     "Links, ids, headings, images, code blocks and text of one HTML page"
     def __init__(self, text):
         super().__init__(convert_charrefs=True)
-        self.links, self.ids, self.imgs, self.code, self.text = [], set(), 0, [], []
+        self.links, self.ids, self.imgs, self.code, self.text, self.scripts = [], set(), 0, [], [], []
         self.h1, self._in = '', []
         self.feed(text)
     def handle_starttag(self, tag, attrs):
@@ -46,6 +47,7 @@ class Page(html.parser.HTMLParser):
         if tag in ('script', 'img', 'link') and (a.get('src') or a.get('href')) and tag != 'a':
             self.links.append(a.get('src') or a.get('href'))
         if tag == 'img': self.imgs += 1
+        if tag == 'script' and a.get('src'): self.scripts.append(a['src'])
         if tag in ('h1', 'code', 'script', 'style'): self._in.append(tag); self.code.append('') if tag == 'code' else None
     def handle_endtag(self, tag):
         if self._in and self._in[-1] == tag: self._in.pop()
@@ -129,6 +131,8 @@ def main():
                 tp = pages.get(rel)
                 if tp is not None and unquote(u.fragment) not in tp.ids: bad_links.append(f"{name}: {href} (no such anchor)")
         text = ''.join(pg.text)
+        remote = [u for u in pg.scripts if urlparse(u).scheme or u.startswith('//')]
+        ck(not remote, f"{name} loads scripts from the network: {remote}")  # the widget manager included: a local copy
         ck('Traceback (most recent call last)' not in text and 'cell-output-error' not in
            (DOCS/name).read_text(errors='replace'), f"{name} shows a traceback")
     for b in sorted(set(bad_links)): ck(False, f"broken link {b}")
