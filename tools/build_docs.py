@@ -81,7 +81,8 @@ def document_constants(nb)->int:
         block = []
         for node in tree.body:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-            if not any(isinstance(t, ast.Name) and re.fullmatch(r'[A-Z][A-Z0-9_]*', t.id) for t in targets): continue
+            names = [n for t in targets for n in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(n, ast.Name)]
+            if not any(re.fullmatch(r'[A-Z][A-Z0-9_]*', n.id) for n in names): continue
             src = lines[node.lineno - 1:node.end_lineno]
             block += src[:15] + (['    ...'] if len(src) > 16 else src[15:16])
         if block:
@@ -91,13 +92,28 @@ def document_constants(nb)->int:
     nb.cells = out
     return n
 
+_re_progress = re.compile(r'\s*(█|Epoch \d+/\d+ :.*)?\s*')
+
+def clean_progress(nb):
+    "Console progress bars in stream outputs (redrawn with carriage returns) reduced to what a terminal shows at the end"
+    for c in nb.cells:
+        for o in c.get('outputs', []) if c.cell_type == 'code' else []:
+            if o.get('output_type') != 'stream': continue
+            text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+            if '\r' not in text: continue
+            lines = []
+            for line in text.split('\n'):
+                segs = [x for x in line.split('\r') if not _re_progress.fullmatch(x)]
+                if segs or not line.strip(): lines.append(segs[-1] if segs else '')
+            o['text'] = '\n'.join(lines)
+
 _re_dash_heading = re.compile(r'^(#+ +)(.+?) +-\s*$', re.M)
 
 def dash_headings(nb):
-    "nbdev's `## name -` headings: drop those naming a symbol (its `show_doc` block heads it), keep others without the dash"
+    "nbdev's `## Name -` headings: a heading alone in its cell is left for nbdev to drop; one heading prose loses the dash"
     for c in nb.cells:
-        if c.cell_type != 'markdown': continue
-        c.source = _re_dash_heading.sub(lambda m: '' if re.fullmatch(r'[\w.]+', m.group(2)) else m.group(1) + m.group(2), c.source).lstrip('\n')
+        if c.cell_type != 'markdown' or _re_dash_heading.fullmatch(c.source.strip()): continue
+        c.source = _re_dash_heading.sub(lambda m: m.group(1) + m.group(2), c.source)
 
 def proc_one(args):
     "Process one notebook `src` into `dst` with nbdev's processors, running its cells unless `execute` is False"
@@ -137,6 +153,7 @@ def proc_one(args):
     os.chdir(src.parent)  # notebooks run from nbs/, as under nbdev_test
     try: NBProcessor(nb=nb, procs=procs).process()
     finally: os.chdir(cwd)
+    clean_progress(nb)
     nw = embed_widgets(nb)
     write_nb(nb, dst)
     return src.name, round(time.time() - t, 1), run, nw
