@@ -157,7 +157,9 @@ def _font(size:int=11):
     try: return ImageFont.load_default(size=size)
     except TypeError: return ImageFont.load_default()  # Pillow < 10.1: the fixed bitmap font
 
-def text_width(text:str, size:int=11)->int: return int(math.ceil(_font(size).getlength(text)))
+def text_width(text:str, size:int=11)->int:
+    "Width in pixels of `text` in the pictures' font at `size`"
+    return int(math.ceil(_font(size).getlength(text)))
 
 def hstack_panels(panels,            # list of (label, H×W×3 uint8) pairs
                   gap:int=4,         # white pixels between panels
