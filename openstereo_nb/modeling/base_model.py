@@ -10,7 +10,7 @@ from torch import nn, Tensor
 from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ensure_config)
 
 # %% auto #0
-__all__ = ['check_forward_output', 'BaseModel', 'build_model']
+__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'BaseModel', 'build_model']
 
 # %% ../../nbs/05_modeling.base_model.ipynb #b7562bdb
 def check_forward_output(out,              # what `forward` returned
@@ -37,6 +37,28 @@ def check_forward_output(out,              # what `forward` returned
     if isinstance(ref, Tensor) and tuple(d.shape) != (ref.shape[0], *ref.shape[-2:]):
         raise ValueError(f"{name}.forward: inference_disp['disp_est'] has shape {tuple(d.shape)}, expected B×H×W = "
                          f"{(ref.shape[0], *ref.shape[-2:])} (the shape of ref_img without its channels)")
+
+# %% ../../nbs/05_modeling.base_model.ipynb #db1d70ff
+def check_training_inputs(inputs:dict,                  # the batch dict `forward` received
+                          who:str,                      # the model (or stage) named in the message
+                          keys:tuple=('disp_gt', 'mask'), # what training needs
+                         ):
+    "Raise a `KeyError` naming what is missing when a training-mode forward pass gets no ground truth"
+    missing = [k for k in keys if k not in inputs]
+    if missing: raise KeyError(f"{who} in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
+                               "call .eval() to predict without ground truth")
+
+def stereo_output(inputs:dict,                # the batch dict `forward` received (`ref_img`, `tgt_img`, maybe `disp_gt`)
+                  disp:Tensor,                # B×H×W: the disparity shown, and in eval mode `inference_disp.disp_est`
+                  training_disp:dict|None=None, # training mode: what the losses read, by `log_prefix`
+                 )->dict:
+    "`forward`'s result as v1 models give it: `training_disp` or `inference_disp`, with v1's `visual_summary` pictures"
+    gt = inputs.get('disp_gt')
+    phase = 'train' if training_disp is not None else 'test' if gt is None else 'val'
+    pair = torch.cat([inputs['ref_img'][0], inputs['tgt_img'][0]], dim=1).detach()   # images stacked vertically
+    shown = (disp[0] if gt is None else torch.cat([gt[0], disp[0]], dim=0)).detach()
+    out = {'training_disp': training_disp} if training_disp is not None else {'inference_disp': {'disp_est': disp}}
+    return {**out, 'visual_summary': {f'image/{phase}/image_c': pair, f'image/{phase}/disp_c': shown}}
 
 # %% ../../nbs/05_modeling.base_model.ipynb #640a7e0b
 _STAGES = (('backbone_cfg', 'Backbone', BACKBONES), ('cost_processor_cfg', 'CostProcessor', COST_PROCESSORS),

@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
 from ..layers import conv_bn, conv3d_bn, upsample_cost, GwcHourglass
 from .gwcnet import GwcBasicBlock
@@ -377,22 +377,11 @@ class CasStereoNet(BaseModel):
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"CasStereoNet in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
-                                       f"call .eval() to predict without ground truth")
+        if self.training: check_training_inputs(inputs, 'CasStereoNet')
         res = self.net(ref, tgt)
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()   # images stacked vertically
         last = res[f'stage{len(self.ndisps)}']['pred']
-        if self.training:
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {'disp_ests': res, 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], last[0]], dim=0).detach()}}
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], last[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': last[0].detach()}
-        return {'inference_disp': {'disp_est': last}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, last)
+        return stereo_output(inputs, last, {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
 
 # %% ../../../nbs/23_models.casnet.ipynb #44c765a1
 class CasStereoLoss(BaseLoss):

@@ -9,7 +9,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import (conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression)
 
@@ -382,22 +382,10 @@ class CFNet(BaseModel):
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"CFNet in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
-                                       f"call .eval() to predict without ground truth")
+        if self.training: check_training_inputs(inputs, 'CFNet')
         res = self.net(ref, tgt)
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()   # images stacked vertically
-        if self.training:
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {'disp_ests': res, 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], res[-1][0]], dim=0).detach()}}
-        disp = res[0][0]
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp[0].detach()}
-        return {'inference_disp': {'disp_est': disp}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, res[0][0])
+        return stereo_output(inputs, res[-1], {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
 
 # %% ../../../nbs/24_models.cfnet.ipynb #3d7157b8
 # v1's CFNet_sceneflow_part1.yaml, as overrides of configs/cfnet/CFNet_sceneflow.yaml (which is v1's part 2)

@@ -8,7 +8,7 @@ import math, re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import corr_volume
 
 # %% auto #0
@@ -405,26 +405,15 @@ class CoExDispProcessor(nn.Module):
                                    nn.Conv2d(chans[1], chans[1], 3, 1, 1, bias=False), nn.BatchNorm2d(chans[1]), nn.ReLU())
 
     def forward(self, inputs:dict)->dict:
-        ref, tgt = inputs['ref_img'], inputs['tgt_img']
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"CoExDispProcessor in training mode needs {missing} in the inputs "
-                                       f"(got {sorted(inputs)}); call .eval() to predict without ground truth")
+        ref = inputs['ref_img']
+        if self.training: check_training_inputs(inputs, 'CoExDispProcessor')
         spx = self.spx_2(self.spx_4(inputs['ref_feature'][0]), inputs['stem_2x'])
         spx = F.softmax(self.spx(spx), 1)                                         # B×9×H×W
         disp_4 = topk_softargmin(inputs['cost_volume'], self.regression_topk)     # B×1×H/4×W/4, in levels
         disp_1 = upfeat(disp_4, spx, 4, 4).squeeze(1) * 4
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()   # images stacked vertically
-        if self.training:
-            gt = inputs['disp_gt']
-            disp_4 = F.interpolate(disp_4 * 4, size=ref.shape[-2:], mode='bilinear').squeeze(1)
-            return {'training_disp': {'disp': {'disp_ests': [disp_1, disp_4], 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], disp_1[0]], dim=0).detach()}}
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp_1[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp_1[0].detach()}
-        return {'inference_disp': {'disp_est': disp_1}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, disp_1)
+        disp_4 = F.interpolate(disp_4 * 4, size=ref.shape[-2:], mode='bilinear').squeeze(1)
+        return stereo_output(inputs, disp_1, {'disp': {'disp_ests': [disp_1, disp_4], 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
 
     def input_output(self): return {'inputs': ['cost_volume', 'ref_feature', 'stem_2x', 'ref_img', 'tgt_img'],
                                     'outputs': ['training_disp', 'inference_disp', 'visual_summary']}

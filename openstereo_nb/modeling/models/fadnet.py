@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.nn.init import kaiming_normal_
 from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel, _build_stage
+from ..base_model import BaseModel, check_training_inputs, stereo_output, _build_stage
 from ..losses import BaseLoss
 from ..layers import corr_volume
 
@@ -475,29 +475,18 @@ class FADNet(BaseModel):
                               f"warped right, disparity, error magnitude), got {d.in_planes}")
 
     def forward(self, inputs:dict)->dict:
-        ref, tgt = inputs['ref_img'], inputs['tgt_img']
-        check_fadnet_input(*ref.shape[-2:])
+        check_fadnet_input(*inputs['ref_img'].shape[-2:])
         x = dict(inputs)
         x.update(self.backbone(x))
         x.update(self.cost_processor(x))
         x.update(self.disp_predictor(x))
         c_flows = [p.squeeze(1) for p in x['dispnetc_flows']]
         r_flows = [p.squeeze(1) for p in x['dispnetres_flows']]
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()  # images stacked vertically
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"FADNet in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
-                                       f"call .eval() to predict without ground truth")
-            gt, mask = inputs['disp_gt'], inputs['mask']
-            return {'training_disp': {'dispnetc_flows': {'disp_ests': c_flows, 'disp_gt': gt, 'mask': mask},
-                                      'dispnetres_flows': {'disp_ests': r_flows, 'disp_gt': gt, 'mask': mask}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], r_flows[0][0]], dim=0).detach()}}
-        disp = r_flows[0]
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp[0].detach()}
-        return {'inference_disp': {'disp_est': disp}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, r_flows[0])
+        check_training_inputs(inputs, 'FADNet')
+        gt, mask = inputs['disp_gt'], inputs['mask']
+        return stereo_output(inputs, r_flows[0], {'dispnetc_flows': {'disp_ests': c_flows, 'disp_gt': gt, 'mask': mask},
+                                                  'dispnetres_flows': {'disp_ests': r_flows, 'disp_gt': gt, 'mask': mask}})
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the authors' FADNet++ checkpoints (`extract_network.*`, `cunet.*`, `dispnetres.*`) besides OpenStereo's"

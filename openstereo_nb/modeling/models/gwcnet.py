@@ -8,7 +8,7 @@ import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import (conv_bn, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression, GwcHourglass)
 
@@ -189,23 +189,12 @@ class GwcDispProcessor(nn.Module):
         out1 = self.dres2(cost0)
         out2 = self.dres3(out1)
         out3 = self.dres4(out2)
-        pair = torch.cat([inputs['ref_img'][0], inputs['tgt_img'][0]], dim=1).detach()   # images stacked vertically
         if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"GwcDispProcessor in training mode needs {missing} in the inputs "
-                                       f"(got {sorted(inputs)}); call .eval() to predict without ground truth")
+            check_training_inputs(inputs, 'GwcDispProcessor')
             preds = [self.regress(head(x), size) for head, x in
                      zip((self.classif0, self.classif1, self.classif2, self.classif3), (cost0, out1, out2, out3))]
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {'disp_ests': preds, 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], preds[3][0]], dim=0).detach()}}
-        pred3 = self.regress(self.classif3(out3), size)
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair,
-                       'image/val/disp_c': torch.cat([inputs['disp_gt'][0], pred3[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': pred3[0].detach()}
-        return {'inference_disp': {'disp_est': pred3}, 'visual_summary': summary}
+            return stereo_output(inputs, preds[3], {'disp': {'disp_ests': preds, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, self.regress(self.classif3(out3), size))
 
     def input_output(self):
         return {'inputs': ['cost_volume', 'ref_img', 'tgt_img'], 'outputs': ['training_disp', 'inference_disp', 'visual_summary']}

@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
 from ..layers import conv_bn, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
 from .gwcnet import GwcFeatureExtraction
@@ -324,22 +324,10 @@ class LacGwcNet(BaseModel):
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
         check_lacgwcnet_input(*ref.shape[-2:])
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"LacGwcNet in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
-                                       f"call .eval() to predict without ground truth")
+        if self.training: check_training_inputs(inputs, 'LacGwcNet')
         res = self.net(ref, tgt)
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()   # images stacked vertically
-        if self.training:
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {**res, 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], res['disp_ests'][-1][0]], dim=0).detach()}}
-        disp = res['disp']
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp[0].detach()}
-        return {'inference_disp': {'disp_est': disp}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, res['disp'])
+        return stereo_output(inputs, res['disp_ests'][-1], {'disp': {**res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #1faeeeaf
 def disp_to_distribution(disp_gt:Tensor,   # B×H×W ground truth

@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...config import ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import (conv_bn, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
                                            disparity_regression)
 
@@ -303,19 +303,7 @@ class MSNet(BaseModel):
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
         check_msnet_input(*ref.shape[-2:])
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"MSNet in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
-                                       f"call .eval() to predict without ground truth")
+        if self.training: check_training_inputs(inputs, 'MSNet')
         res = self.net(ref, tgt)
-        pair = torch.cat([ref[0], tgt[0]], dim=1).detach()   # images stacked vertically
-        if self.training:
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {'disp_ests': res, 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], res[3][0]], dim=0).detach()}}
-        disp = res[0]
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair, 'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp[0].detach()}
-        return {'inference_disp': {'disp_est': disp}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, res[0])
+        return stereo_output(inputs, res[3], {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})

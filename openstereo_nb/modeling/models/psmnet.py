@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.nn.modules.utils import _pair
 from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel
+from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import (conv_bn, conv_bn_relu, conv3d_bn, conv3d_bn_relu, BasicBlock, Hourglass,
                                            cat_fms, FasterSoftArgmin)
 
@@ -166,20 +166,10 @@ class PSMDispProcessor(nn.Module):
 
     def forward(self, inputs:dict)->dict:
         disp1, disp2, disp3 = [self.disp_processor(inputs[f'cost{i}']) for i in (1, 2, 3)]
-        pair = torch.cat([inputs['ref_img'][0], inputs['tgt_img'][0]], dim=1).detach()  # images stacked vertically
-        if self.training:
-            missing = [k for k in ('disp_gt', 'mask') if k not in inputs]
-            if missing: raise KeyError(f"PSMDispProcessor in training mode needs {missing} in the inputs "
-                                       f"(got {sorted(inputs)}); call .eval() to predict without ground truth")
-            gt = inputs['disp_gt']
-            return {'training_disp': {'disp': {'disp_ests': [disp1, disp2, disp3], 'disp_gt': gt, 'mask': inputs['mask']}},
-                    'visual_summary': {'image/train/image_c': pair,
-                                       'image/train/disp_c': torch.cat([gt[0], disp3[0]], dim=0).detach()}}
-        if 'disp_gt' in inputs:
-            summary = {'image/val/image_c': pair,
-                       'image/val/disp_c': torch.cat([inputs['disp_gt'][0], disp3[0]], dim=0).detach()}
-        else: summary = {'image/test/image_c': pair, 'image/test/disp_c': disp3[0].detach()}
-        return {'inference_disp': {'disp_est': disp3}, 'visual_summary': summary}
+        if not self.training: return stereo_output(inputs, disp3)
+        check_training_inputs(inputs, 'PSMDispProcessor')
+        return stereo_output(inputs, disp3, {'disp': {'disp_ests': [disp1, disp2, disp3], 'disp_gt': inputs['disp_gt'],
+                                                      'mask': inputs['mask']}})
 
 # %% ../../../nbs/20_models.psmnet.ipynb #f00fb856
 # The original release (JiaRenChang/PSMNet) names: its `convbn` + ReLU pairs are separate Sequential entries where
