@@ -2,9 +2,9 @@
 import re
 import torch, torch.nn as nn
 
-def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$'):
+def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$', generator=None):
     "Non-trivial BN statistics and affine parameters, and the cost heads' last conv (names matching `head`) scaled by `cost_gain`; other weights keep their (seeded) init"
-    g = torch.Generator().manual_seed(seed)
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)   # a caller's generator: it draws on
     with torch.no_grad():
         for k, v in model.state_dict().items():
             if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
@@ -17,7 +17,7 @@ def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$'):
         # sharpen the matching costs so the soft-argmin spreads over the disparity range (random weights otherwise
         # give a nearly uniform softmax and disparities near max_disp/2, which would hide a wrong mapping)
         for n, p in model.named_parameters():
-            if re.search(head, n): p.mul_(cost_gain)
+            if head is not None and re.search(head, n): p.mul_(cost_gain)
     return model
 
 def maxdiff(a, b): return (a - b).abs().max().item()

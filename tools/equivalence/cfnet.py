@@ -30,6 +30,8 @@ rs = load('ref_cfnet.submodule', f'{REF}/submodule.py')
 rc = load('ref_cfnet.cfnet', f'{REF}/cfnet.py')
 torch.Tensor.get_device = lambda self: self.device   # v1 passes get_device() (-1 on the CPU) to torch.arange
 
+import _common as common   # tools/equivalence/_common.py
+from _common import maxdiff, n_params
 from openstereo_nb.modeling.models.cfnet import CFNet
 from openstereo_nb.modeling.layers import gwc_volume, cat_fms
 
@@ -51,27 +53,14 @@ def ours(max_disp, replace_mish=False):
 COST_GAIN = 10.
 
 def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) v1 init"
+    "Non-trivial BN statistics, sharpened heads, and non-zero gamma/beta so the uncertainty-to-range step (eq. 5) has all its terms"
     g = torch.Generator().manual_seed(seed)
+    common.randomise(model, seed, COST_GAIN, head=r'classif.*\.2\.weight$', generator=g)
     with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the heads so the soft-argmins spread over their ranges, and give gamma/beta non-zero values so
-        # the uncertainty-to-range step (eq. 5) is exercised with all its terms
-        for n, p in model.named_parameters():
-            if 'classif' in n and n.endswith('.2.weight'): p.mul_(COST_GAIN)
         for n in ('gamma_s3', 'beta_s3', 'gamma_s2', 'beta_s2'):
             getattr(model.net, n).fill_(torch.rand(1, generator=g).item() + 0.2)
     return model
 
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def check_pieces():
     torch.manual_seed(1)

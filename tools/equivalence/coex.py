@@ -36,6 +36,8 @@ rbb = load('ref_coex_backbone', f'{M}/backbone/CoEx.py')
 rcp = load('ref_coex_cost', f'{M}/cost_processor/CoEx.py')
 rdp = load('ref_coex_disp', f'{M}/disp_processor/CoEx.py')
 
+import _common as common   # tools/equivalence/_common.py
+from _common import maxdiff, n_params
 from openstereo_nb.modeling.models.coex import CoExNet, CoExFeature, topk_softargmin
 from openstereo_nb.modeling.layers import corr_volume
 from openstereo_nb.modeling.loss_aggregator import LossAggregator
@@ -70,22 +72,9 @@ class RefModel(nn.Module):
 COST_GAIN = 10.
 
 def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; the final 3D deconv scaled so the top-k picks differ per pixel"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        model.CostProcessor.cost_agg.conv_up[0].conv.weight.mul_(COST_GAIN)
-    return model
+    "Non-trivial BN statistics; the final 3D deconv scaled so the top-k picks differ per pixel"
+    return common.randomise(model, seed, COST_GAIN, head=r'^CostProcessor\.cost_agg\.conv_up\.0\.conv\.weight$')
 
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def check_pieces():
     torch.manual_seed(1)

@@ -61,6 +61,8 @@ package('ref_losses', f'{REF}/modeling/losses')
 load('ref_losses.base', f'{REF}/modeling/losses/base.py')
 rl = load('ref_losses.l1_loss', f'{REF}/modeling/losses/l1_loss.py')
 
+import _common as common   # tools/equivalence/_common.py
+from _common import maxdiff, n_params
 from openstereo_nb.modeling.models.fadnet import FADNet, MultiScaleLoss, fadnet_corr, warp_right_to_left
 
 WEIGHTS = [[0.32, 0.16, 0.08, 0.04, 0.02, 0.01, 0.005], [0.6, 0.32, 0.08, 0.04, 0.02, 0.01, 0.005],
@@ -79,20 +81,8 @@ def config(max_disp, ratio=16):
 
 def randomise(model, seed):
     "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) He-normal init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-    return model
+    return common.randomise(model, seed, head=None)
 
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 def stats(t): return f'mean {t.mean():.2f} std {t.std():.2f} min {t.min():.2f} max {t.max():.2f}'
 
 def check_pieces():

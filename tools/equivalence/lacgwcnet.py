@@ -33,6 +33,8 @@ sys.modules.setdefault('modeling', types.ModuleType('modeling')); sys.modules['m
 rmodel = load('ref_lac.model', f'{REF}/model.py')
 rsh = sys.modules['ref_lac.stackhourglass']
 
+import _common as common   # tools/equivalence/_common.py
+from _common import maxdiff, n_params
 from openstereo_nb.modeling.models.lacgwcnet import LacGwcNet, LacGwcLoss, local_similarity, sample_at_offsets
 
 class RefModel(nn.Module):
@@ -51,24 +53,9 @@ def ours(max_disp):
 COST_GAIN = 40.
 
 def randomise(model, seed):
-    "Non-trivial BN statistics and affine parameters; conv weights keep their (seeded) He-normal init"
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for k, v in model.state_dict().items():
-            if k.endswith('running_mean'): v.copy_(torch.randn(v.shape, generator=g) * 0.2)
-            elif k.endswith('running_var'): v.copy_(torch.rand(v.shape, generator=g) * 1.5 + 0.5)
-            elif k.endswith('num_batches_tracked'): v.fill_(7)
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
-        # sharpen the matching costs so the estimates spread over the disparity range (a wrong mapping then shows)
-        for n, p in model.named_parameters():
-            if '.classif' in n and n.endswith('.2.weight'): p.mul_(COST_GAIN)
-    return model
+    "Non-trivial BN statistics; the cost heads sharpened so the estimates spread over the disparity range"
+    return common.randomise(model, seed, COST_GAIN, head=r'\.classif.*\.2\.weight$')
 
-def maxdiff(a, b): return (a - b).abs().max().item()
-def n_params(m): return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
 def check_pieces():
     torch.manual_seed(1)
