@@ -7,10 +7,12 @@ from __future__ import annotations
 import inspect, warnings
 import torch
 from torch import nn, Tensor
+import torch.nn.functional as F
 from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ensure_config)
 
 # %% auto #0
-__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'BaseModel', 'build_model']
+__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'BaseModel', 'build_model', 'model_divisor',
+           'pad_to_divisor', 'crop_pad', 'padded_forward']
 
 # %% ../../nbs/05_modeling.base_model.ipynb #b7562bdb
 def check_forward_output(out,              # what `forward` returned
@@ -78,6 +80,7 @@ def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
 # %% ../../nbs/05_modeling.base_model.ipynb #fd2695d6
 class BaseModel(nn.Module):
     "A stereo network named in `model_cfg.model`; subclasses register themselves by class name"
+    divisor:int = 1   # input height and width must be multiples of this (a subclass sets its network's stride)
     def __init_subclass__(cls, register:bool=True, **kwargs):
         super().__init_subclass__(**kwargs)
         if register: MODELS.register(cls)
@@ -156,3 +159,55 @@ def build_model(cfgs,                 # a config dict or YAML path
     cfgs = ensure_config(cfgs)
     cls = MODELS.get(cfgs['model_cfg']['model'], key='model_cfg.model')
     return cls(cfgs, is_training)
+
+# %% ../../nbs/05_modeling.base_model.ipynb #6a303983
+def model_divisor(model)->int: # a `BaseModel`, any module, or a fastai `Learner`
+    "The multiple that `model`'s input height and width must be (its `divisor`; 1 when it sets none)"
+    model = getattr(model, 'model', model)  # a Learner holds its model
+    d = getattr(model, 'divisor', 1)
+    if not (isinstance(d, int) and d > 0): raise ValueError(f"{type(model).__name__}.divisor must be a positive int, got {d!r}")
+    return d
+
+_IMAGE_KEYS = ('ref_img', 'tgt_img')
+
+def pad_to_divisor(inputs:dict,       # a batch dict: `ref_img`, `tgt_img` B×C×H×W and maybe B×H×W maps
+                   divisor:int,       # pad H and W up to multiples of this
+                   mode:str='single', # 'single': top and right (v1's default); 'double': split between both sides
+                  )->tuple:           # (padded copy of `inputs`, pad = [top, right, bottom, left])
+    "A copy of `inputs` with images (edge pixels) and maps (0 / False) padded to multiples of `divisor`"
+    ref, tgt = inputs['ref_img'], inputs['tgt_img']
+    if ref.shape != tgt.shape:
+        raise ValueError(f"left and right images differ in size: {tuple(ref.shape)} vs {tuple(tgt.shape)}; "
+                         "a rectified pair has one size")
+    if mode not in ('single', 'double'): raise ValueError(f"mode must be 'single' or 'double', got {mode!r}")
+    h, w = ref.shape[-2:]
+    ph, pw = -h % divisor, -w % divisor
+    top, right, bottom, left = (ph, pw, 0, 0) if mode == 'single' else (ph // 2, pw // 2, ph - ph // 2, pw - pw // 2)
+    if not (ph or pw): return dict(inputs), [0, 0, 0, 0]
+    def pad(k, v):
+        if not isinstance(v, Tensor) or v.ndim < 2 or tuple(v.shape[-2:]) != (h, w): return v
+        if k in _IMAGE_KEYS: return F.pad(v, (left, right, top, bottom), mode='replicate')
+        return F.pad(v.to(torch.uint8) if v.dtype == torch.bool else v, (left, right, top, bottom)).to(v.dtype)
+    return {k: pad(k, v) for k,v in inputs.items()}, [top, right, bottom, left]
+
+def crop_pad(x:Tensor, # a tensor whose last two axes were padded
+             pad,      # [top, right, bottom, left] as `pad_to_divisor` returns it
+            )->Tensor:
+    "`x` without the rows and columns `pad` added"
+    top, right, bottom, left = pad
+    return x[..., top:x.shape[-2] - bottom, left:x.shape[-1] - right]
+
+# %% ../../nbs/05_modeling.base_model.ipynb #c71e5794
+def padded_forward(model,            # a `BaseModel` (or any module taking the batch dict), in eval mode
+                   inputs:dict,      # batch dict with `ref_img`, `tgt_img` of any size
+                   divisor:int|None=None, # default: `model_divisor(model)`
+                   mode:str='single',     # where the padding goes, as in `pad_to_divisor`
+                  )->dict:
+    "`model(inputs)` on a pair padded to the model's divisor, with `inference_disp`'s maps cropped back to the input's size"
+    padded, pad = pad_to_divisor(inputs, model_divisor(model) if divisor is None else divisor, mode)
+    out = model(padded)
+    if pad == [0, 0, 0, 0] or 'inference_disp' not in out: return out
+    size = padded['ref_img'].shape[-2:]
+    inf = {k: crop_pad(v, pad) if isinstance(v, Tensor) and v.ndim >= 2 and v.shape[-2:] == size else v
+           for k,v in out['inference_disp'].items()}
+    return {**out, 'inference_disp': inf}

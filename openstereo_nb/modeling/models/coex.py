@@ -434,6 +434,7 @@ def coex_author_to_openstereo(key:str)->str:
 
 class CoExNet(BaseModel):
     "CoEx (Bangunharcana et al., IROS 2021): `model_cfg` names `CoExBackbone`, `CoExCostProcessor`, `CoExDispProcessor`"
+    divisor = 4   # input height and width must be multiples of 4 (the disparity is computed at 1/4 resolution)
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the authors' Lightning checkpoints (`stereo.feature.*`, `stereo.cost_agg.*`, …) besides OpenStereo's"
         if not any(k.startswith(('stereo.feature.', 'feature.conv_stem')) for k in state_dict): return state_dict

@@ -450,6 +450,7 @@ _FADNET_STAGES = (('backbone_cfg', 'backbone', BACKBONES), ('cost_processor_cfg'
 
 class FADNet(BaseModel):
     "FADNet (Wang et al., ICRA 2020; FADNet++): `FadnetBackbone`, `FADAggregator` (DispNet-C), `DispNetRes`"
+    divisor = 64   # input height and width must be multiples of 64 (each of its six encoders halves the resolution)
     def build_network(self, model_cfg:dict):
         missing = [k for k,_,_ in _FADNET_STAGES if k not in model_cfg]
         if missing: raise ConfigError(f"model_cfg: FADNet needs {missing} (e.g. type FadnetBackbone, FADAggregator, DispNetRes)")

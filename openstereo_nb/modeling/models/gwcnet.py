@@ -214,6 +214,7 @@ def gwcnet_author_to_openstereo(key:str)->str:
 # %% ../../../nbs/21_models.gwcnet.ipynb #e65c9f51
 class GwcNet(BaseModel):
     "GwcNet (Guo et al., CVPR 2019): `model_cfg` names backbone `GwcNet`, `GwcVolumeCostProcessor`, `GwcDispProcessor`"
+    divisor = 16   # input height and width must be multiples of 16 (features are at 1/4 resolution and its hourglasses halve them twice more)
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the original authors' checkpoints (`feature_extraction.*`, `dres*`, `classif*` names) besides OpenStereo's"
         if not any(k.startswith('feature_extraction.') for k in state_dict): return state_dict

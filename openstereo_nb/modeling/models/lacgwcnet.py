@@ -308,6 +308,7 @@ class LacGwcNetwork(nn.Module):
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #a00a06d6
 class LacGwcNet(BaseModel):
     "LaC-GwcNet (Liu et al., AAAI 2022): local similarity patterns, uncertainty-aware regression, cost self-reassembling"
+    divisor = 16   # input height and width must be multiples of 16 (features are at 1/4 resolution and its hourglasses halve them twice more)
     def build_network(self, model_cfg:dict):
         base = dict(model_cfg['base_config'])
         bad = [k for k in base if k not in LAC_BASE_KEYS]

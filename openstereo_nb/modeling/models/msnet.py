@@ -285,6 +285,7 @@ class MSNet3D(nn.Module):
 # %% ../../../nbs/22_models.msnet.ipynb #81a10b35
 class MSNet(BaseModel):
     "MobileStereoNet (Shamsafar et al., WACV 2022): `model_cfg.model_type` '2D' (MSNet2D) or '3D' (MSNet3D)"
+    divisor = 16   # input height and width must be multiples of 16 (features are at 1/4 resolution and its hourglasses halve them twice more)
     def build_network(self, model_cfg:dict):
         if 'model_type' not in model_cfg:
             raise ConfigError("model_cfg.model_type: required key is missing; MSNet needs '2D' (MSNet2D) or '3D' (MSNet3D)")

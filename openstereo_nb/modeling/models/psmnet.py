@@ -195,6 +195,7 @@ def author_to_openstereo(key:str)->str:
 # %% ../../../nbs/20_models.psmnet.ipynb #223b9e11
 class PSMNet(BaseModel):
     "PSMNet (Chang & Chen, CVPR 2018): `model_cfg` names backbone `PSMNet`, `PSMCostProcessor`, `PSMDispProcessor`"
+    divisor = 16   # input height and width must be multiples of 16 (features are at 1/4 resolution and its hourglasses halve them twice more)
     def init_parameters(self): pass  # as in OpenStereo v1: default init (xavier would overwrite the soft-argmin weights)
 
     def convert_checkpoint(self, state_dict:dict)->dict:
