@@ -12,7 +12,8 @@ from fastai.learner import Callback
 from .schedule import TorchSchedulerCallback
 
 # %% auto #0
-__all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'CheckpointCallback']
+__all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'CheckpointCallback',
+           'latest_checkpoint', 'run_files']
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #0a8c0fd9
 def run_dir_name(trainer_cfg:dict, data_name:str, model_name:str)->Path:
@@ -97,3 +98,26 @@ class CheckpointCallback(Callback):
             state['epoch_scheduler' if sched.on_epoch else 'batch_scheduler'] = sched.state_dict()
         if getattr(self.learn, 'scaler', None) is not None: state['scaler'] = self.learn.scaler.state_dict()
         self.saved.append(save_checkpoint(self.checkpoint_path(e), **state))
+
+# %% ../../nbs/08c_callbacks.checkpoint.ipynb #7fe65494
+_EPOCH = re.compile(r'_epoch_(\d+)\.pt$')
+
+def latest_checkpoint(run_dir)->Path: # a run folder (holding `checkpoints/`)
+    "The checkpoint of the highest epoch in `run_dir/checkpoints/` (OpenStereo's `<save_name>_epoch_<NNN>.pt`)"
+    folder = Path(run_dir)/'checkpoints'
+    found = [(int(m.group(1)), p) for p in folder.glob('*.pt') if (m := _EPOCH.search(p.name))] if folder.is_dir() else []
+    if not found: raise FileNotFoundError(f"no checkpoint (<save_name>_epoch_<NNN>.pt) in {folder}")
+    return max(found)[1]
+
+def run_files(path,     # a run folder, its config.yaml, or a checkpoint in its checkpoints/
+              ckpt=None, # a checkpoint file, overriding the run's latest
+             )->tuple:  # (config path, checkpoint path)
+    "The config and checkpoint of a training run, from whichever of its files is given"
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"not found: {path}")
+    if path.is_dir(): run = path
+    elif path.suffix == '.pt': run, ckpt = path.parent.parent if path.parent.name == 'checkpoints' else path.parent, ckpt or path
+    else: run = path.parent
+    cfg = path if path.suffix in ('.yaml', '.yml') else run/'config.yaml'
+    if not cfg.is_file(): raise FileNotFoundError(f"no config.yaml in the run folder {run}; give the config file explicitly")
+    return cfg, Path(ckpt) if ckpt is not None else latest_checkpoint(run)
