@@ -181,7 +181,7 @@ def score_batch(protocol,         # a `Protocol` or its name
         out[f"pixels{'' if len(p.regions) == 1 else '-' + r}"] = (m.sum((1, 2)).double(), None)
     return out
 
-# %% ../nbs/15_evaluate.ipynb #3cfc191c
+# %% ../nbs/15_evaluate.ipynb #76818b08
 def _free_paths(folder:Path, stems:list, suffix='.csv')->list:
     "Paths `folder/stem.csv` for every stem, or with the first `-2`, `-3`, ... free for all of them: nothing is overwritten"
     k = 1
@@ -228,6 +228,8 @@ class EvalResult:
         self.aggregate.to_csv(agg)
         return per, agg
 
+    def _repr_html_(self): return f"<p>EvalResult: {self.protocol.name}, {len(self.per_image)} images</p>" + self.table()._repr_html_()
+
     def __repr__(self):
         return f"EvalResult({self.protocol.name}, {len(self.per_image)} images)\n{self.table().to_string(float_format=lambda v: f'{v:.4f}')}"
 
@@ -235,7 +237,7 @@ def _metric_of(p:Protocol, col:str)->PixelMetric:
     "The `PixelMetric` of column `col` (`metric` or `metric-region`)"
     return p.metrics[col if len(p.regions) == 1 else col.split('-', 1)[0]]
 
-# %% ../nbs/15_evaluate.ipynb #285fd2e2
+# %% ../nbs/15_evaluate.ipynb #3a0016db
 def _batch_dict(b): return b[0] if isinstance(b, (tuple, list)) else b
 
 def _pad_of(batch:dict):
@@ -264,7 +266,7 @@ def _names(batch:dict, n:int)->tuple:
     names = [str(s) for s in names] if names is not None else [''] * n
     return idx, names
 
-# %% ../nbs/15_evaluate.ipynb #2bf909cc
+# %% ../nbs/15_evaluate.ipynb #8e190038
 def evaluate(model,                      # a `BaseModel` (or a fastai `Learner`: its model)
              dl,                         # batches: a `StereoDataLoader` (or any iterable of batch dicts / (dict, dict))
              protocol='sceneflow',       # a name in `PROTOCOLS` or a `Protocol`
@@ -305,7 +307,7 @@ def evaluate(model,                      # a `BaseModel` (or a fastai `Learner`:
     if not rows: raise ValueError("evaluate: the data loader gave no batch")
     return EvalResult(p, rows, {c: (np.array(a), np.array(d)) for c, (a, d) in sums.items()})
 
-# %% ../nbs/15_evaluate.ipynb #d812074b
+# %% ../nbs/15_evaluate.ipynb #3df3ec3d
 def _read_yaml(path)->dict:
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(errno.ENOENT, 'eval data config not found', str(path))
@@ -335,7 +337,7 @@ def zero_shot_config(cfg,            # the trained run's config (dict or YAML pa
         if not Path(d[key]).is_file(): raise FileNotFoundError(errno.ENOENT, f"{src}: data_cfg.{key}: list file not found", str(d[key]))
     return load_config({**base, 'data_cfg': d})
 
-# %% ../nbs/15_evaluate.ipynb #13942cb1
+# %% ../nbs/15_evaluate.ipynb #9fa059f0
 def evaluate_config(config,                 # a config (dict or YAML path), a run folder, or a checkpoint in one
                     ckpt=None,              # checkpoint file (default: the run's latest; None for a config without a run: random weights)
                     eval_data_cfg=None,     # zero-shot: another dataset's `data_cfg` (dict or YAML file)
@@ -361,7 +363,7 @@ def evaluate_config(config,                 # a config (dict or YAML path), a ru
     res.cfg, res.ckpt = cfg, ckpt
     return res
 
-# %% ../nbs/15_evaluate.ipynb #cd5446f4
+# %% ../nbs/15_evaluate.ipynb #d7931bf6
 class StereoInterpretation:
     "fastai's `Interpretation` for stereo: per-image scores of a model on a data loader, its worst images and their pictures"
     def __init__(self, model, dl, result:EvalResult):
@@ -420,7 +422,7 @@ class StereoInterpretation:
         fig.tight_layout()
         return fig
 
-# %% ../nbs/15_evaluate.ipynb #0516a482
+# %% ../nbs/15_evaluate.ipynb #b0d5f7b2
 def eval_main(argv=None):
     "Console script `openstereo_eval`: evaluate a trained model and write per-image and aggregate CSVs"
     p = argparse.ArgumentParser(prog='openstereo_eval', description=eval_main.__doc__)
