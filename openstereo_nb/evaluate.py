@@ -322,7 +322,7 @@ def zero_shot_config(cfg,            # the trained run's config (dict or YAML pa
     "The run's config with `data_cfg` replaced by `eval_data_cfg` (its transforms and batch sizes kept when not given)"
     src = str(eval_data_cfg) if isinstance(eval_data_cfg, (str, Path)) else 'eval data_cfg'
     d = _read_yaml(eval_data_cfg) if isinstance(eval_data_cfg, (str, Path)) else dict(eval_data_cfg)
-    d = dict(d.get('data_cfg', d))
+    d = dict(d.get('data_cfg', {k: v for k, v in d.items() if k != 'protocol'}))
     if not isinstance(d.get('name'), str): raise ConfigError(f"{src}: data_cfg.name: required key is missing (the dataset to evaluate on)")
     base = load_config(cfg)
     for k in ('transform', 'val_batch_size', 'test_batch_size', 'num_workers'):
@@ -354,7 +354,10 @@ def evaluate_config(config,                 # a config (dict or YAML path), a ru
     if path is not None and (path.is_dir() or path.suffix == '.pt' or (ckpt is None and (path.parent/'checkpoints').is_dir())):
         config, ckpt = run_files(path, ckpt)
     cfg = load_config(config, overrides=overrides)
-    if eval_data_cfg is not None: cfg = zero_shot_config(cfg, eval_data_cfg, split)
+    if eval_data_cfg is not None:
+        cfg = zero_shot_config(cfg, eval_data_cfg, split)
+        ev = _read_yaml(eval_data_cfg) if isinstance(eval_data_cfg, (str, Path)) else eval_data_cfg
+        protocol = protocol or ev.get('protocol')   # an eval config may name its protocol next to data_cfg
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     model = build_model(cfg, is_training=False).to(device)
     if ckpt is not None: load_checkpoint(model, ckpt, strict=cfg['trainer_cfg']['load_state_dict_strict'], map_location=device)
