@@ -14,6 +14,7 @@ import yaml
 from torch import Tensor
 from torch.utils.data import default_collate
 from fastprogress.fastprogress import progress_bar
+from fastai.learner import Learner
 from .config import ConfigError, DATASETS, load_config
 from .modeling.base_model import build_model, padded_forward, crop_pad
 
@@ -274,7 +275,7 @@ def evaluate(model,                      # a `BaseModel` (or a fastai `Learner`:
              quiet:bool=False,           # no progress bar
             )->EvalResult:
     "Run `model` on every batch of `dl` (eval mode, no gradient, any size) and score it with `protocol`"
-    model = getattr(model, 'model', model)
+    if isinstance(model, Learner): model = model.model
     p = get_protocol(protocol)
     if max_disp is None: max_disp = getattr(model, 'max_disp', 192)
     device = next((t.device for t in model.parameters()), torch.device('cpu'))
@@ -386,11 +387,15 @@ class StereoInterpretation:
     @property
     def per_image(self)->pd.DataFrame: return self.result.per_image
 
+    def _default_metric(self)->str:
+        "The protocol's first column that was scored"
+        return next(c for c in self.result.protocol.columns() if c in self.per_image.columns)
+
     def top_losses(self, k:int|None=None,   # how many (default: all)
                    metric:str|None=None,    # a column of `per_image` (default: the protocol's first)
                   )->pd.DataFrame:
         "The `k` images with the largest `metric` (worst first; images without a value last)"
-        metric = metric or self.result.protocol.columns()[0]
+        metric = metric or self._default_metric()
         if metric not in self.per_image.columns or metric in ('index', 'name'):
             raise KeyError(f"unknown metric {metric!r}; per-image columns: {[c for c in self.per_image.columns if c not in ('index', 'name')]}")
         t = self.per_image.sort_values(metric, ascending=False, na_position='last', kind='stable')
@@ -412,7 +417,7 @@ class StereoInterpretation:
         import matplotlib.pyplot as plt
         from openstereo_nb.viz import to_rgb, colorize_disp, error_map
         top = self.top_losses(k, metric)
-        metric = metric or self.result.protocol.columns()[0]
+        metric = metric or self._default_metric()
         fig, axs = plt.subplots(len(top), 4, figsize=figsize or (14, 2.6 * len(top)), squeeze=False)
         for row, (_, r) in zip(axs, top.iterrows()):
             batch, est = self._predict(int(r['index']))
