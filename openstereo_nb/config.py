@@ -93,6 +93,7 @@ DATA_KEYS = {
     'num_train': (int, 64), 'num_val': (int, 16), 'size': (_seq, [128, 256]), 'seed': (int, 0),
     # file readers' options (None: the reader's own default, see `data.readers`)
     'return_right_disp': ((bool, type(None)), None), 'return_occ_mask': ((bool, type(None)), None),
+    'return_obj_map': ((bool, type(None)), None),
     'use_noc': ((bool, type(None)), None), 'zeroing_occ': ((bool, type(None)), None),
     'disp_scale': ((_num, type(None)), None), 'image_reader': ((str, type(None)), None), 'disp_reader': ((str, type(None)), None),
     # KITTI2012&2015: one root and list per year, which year to validate and test on
