@@ -36,6 +36,7 @@ def load_model(source,             # a `BaseModel` (any `nn.Module`), a fastai `
                strict:bool=True,   # every parameter of the model must be in the checkpoint
               )->nn.Module:        # the model, in eval mode
     "The model to predict with, in eval mode: `source` itself, a `Learner`'s model, or built from a config and a checkpoint"
+    # a Learner's model is switched to eval mode in place; fastai switches it back to train mode when it fits
     if _is_learner(source): model = source.model
     elif isinstance(source, nn.Module): model = source
     elif isinstance(source, (str, Path)):
@@ -81,7 +82,7 @@ def image_tensor(img,                 # file path, PIL image, H×W[×C] numpy ar
     if isinstance(img, (str, Path)): img = _read_file(img, what)
     elif isinstance(img, Image.Image): img = _pil_array(img)
     if isinstance(img, Tensor): a, chw = img.detach().cpu(), True
-    elif isinstance(img, np.ndarray): a, chw = img, False
+    elif isinstance(img, np.ndarray): a, chw = (img if img.flags.writeable else img.copy()), False  # torch wants writable memory
     else: raise TypeError(f"{what} image: expected a file path, PIL image, numpy array or tensor, got {type(img).__name__}")
     shape = tuple(a.shape)
     if a.ndim == 3 and chw and a.shape[0] > 4 and a.shape[-1] <= 4: chw = False  # an H×W×C tensor
@@ -417,7 +418,8 @@ def pair_images(left,        # a left image, a folder (of pairs, or of left imag
                 right=None,  # the right image, or the folder / glob of right images; None: find them in `left`'s layout
                )->list:      # [(name, left path, right path), ...]
     "Stereo pairs by name: two files, two folders, a glob and a folder, or one folder in a known layout"
-    if right is not None and Path(left).is_file():
+    if Path(left).is_file():
+        if right is None: raise ValueError(f"the left image {left} needs its right image")
         if not Path(right).is_file(): raise FileNotFoundError(f"right image not found: {right}")
         return [(Path(left).stem, Path(left), Path(right))]
     if Path(left).is_dir():
@@ -477,7 +479,7 @@ def predict_folder(model,                # `BaseModel`, `Learner`, checkpoint fi
             calibs[n] = read_middlebury_calib(c)
     model = load_model(model, config, device)
     rows = []
-    for n, l, r in progress_bar(pairs, display=progress, leave=False):
+    for n, l, r in (progress_bar(pairs) if progress else pairs):
         li, ri = _read_file(l, 'left'), _read_file(r, 'right')
         t0 = time.perf_counter()
         d = predict_disp(model, li, ri, max_disp=max_disp, scale=scale, size=size)
@@ -496,8 +498,9 @@ def predict_main(argv=None): # the command line arguments (default: sys.argv[1:]
     "Console script `openstereo_predict`: disparity maps for a stereo pair or folders of pairs, from a checkpoint or a run folder"
     p = argparse.ArgumentParser(prog='openstereo_predict', description=predict_main.__doc__,
                                 epilog='example: openstereo_predict --ckpt output/Synthetic/PSMNet/PSMNet_quickstart left.png right.png -o pred')
-    p.add_argument('inputs', nargs='+', metavar='LEFT [RIGHT]', help='a left and a right image; a folder of pairs (left/ right/, '
-                   'image_2/ image_3/, <scene>/im0.png im1.png); a folder of left images and one of right images; or a glob and a folder')
+    p.add_argument('left', metavar='LEFT', help='the left image; a folder of pairs (left/ right/, image_2/ image_3/, '
+                   '<scene>/im0.png im1.png); a folder of left images; or a glob of left images (quoted)')
+    p.add_argument('right', metavar='RIGHT', nargs='?', default=None, help='the right image, or the folder (or glob) of right images')
     p.add_argument('--ckpt', required=True, help='checkpoint file or run folder (its config.yaml and latest checkpoint)')
     p.add_argument('--config', default=None, help='config for a checkpoint outside its run folder')
     p.add_argument('-o', '--out', required=True, help='output folder')
@@ -508,15 +511,15 @@ def predict_main(argv=None): # the command line arguments (default: sys.argv[1:]
     p.add_argument('--baseline', type=float, default=None, help='ply: camera baseline (the unit of the points)')
     p.add_argument('--doffs', type=float, default=0., help="ply: x difference of the principal points (Middlebury's doffs)")
     p.add_argument('--calib', default=None, help='ply: a Middlebury calib.txt (default: calib.txt beside each left image)')
-    p.add_argument('--device', default=None, help='torch device, e.g. cuda (default: cpu)')
+    p.add_argument('--device', default=None, help='torch device (default: cuda when there is one, else cpu)')
     p.add_argument('--overwrite', action='store_true', help='replace existing outputs')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
-    if len(a.inputs) > 2: p.error(f"expected LEFT [RIGHT], got {len(a.inputs)} inputs")
     try:
-        model = load_model(a.ckpt, a.config, a.device)
-        table = predict_folder(model, a.inputs[0], a.inputs[1] if len(a.inputs) > 1 else None, a.out, a.format,
+        model = load_model(a.ckpt, a.config, a.device or ('cuda' if torch.cuda.is_available() else None))
+        table = predict_folder(model, a.left, a.right, a.out, a.format,
                                max_disp=a.max_disp, scale=a.scale, focal=a.focal, baseline=a.baseline, doffs=a.doffs,
-                               calib=a.calib, overwrite=a.overwrite)
+                               calib=a.calib, overwrite=a.overwrite, progress=not a.quiet)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as e: p.exit(2, f"openstereo_predict: error: {e}\n")
     src = getattr(model, 'checkpoint_path', a.ckpt)
     print(f"{type(model).__name__} from {src}: {len(table)} pair(s), {table['seconds'].sum():.1f} s; wrote {', '.join(a.format)} to {a.out}")
