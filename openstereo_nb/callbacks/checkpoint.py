@@ -153,8 +153,7 @@ def _guess_model(sd:dict)->str|None:
     return best if score >= 0.9 else None
 
 def _listing(title:str, items:list, n:int=5)->str:
-    more = f", ... ({len(items) - n} more)" if len(items) > n else ""
-    return f"  {title} ({len(items)}): " + ', '.join(items[:n]) + more
+    return f"  {title} ({len(items)}): {items[:n]}" + (f" and {len(items) - n} more" if len(items) > n else "")
 
 def load_checkpoint(model:nn.Module,   # the model to load into (a DataParallel/DDP wrapper is looked through)
                     path,               # checkpoint file
@@ -173,7 +172,7 @@ def load_checkpoint(model:nn.Module,   # the model to load into (a DataParallel/
     sd = {k: own[k] if id(v) in filled else v for k,v in sd.items() if k in own or id(v) not in filled}
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
     if shapes or strict and (missing or unexpected):
         name = type(model).__name__
         if len(missing) > len(own) / 2:   # most names differ: another model's checkpoint, not a variant of this one
@@ -182,7 +181,7 @@ def load_checkpoint(model:nn.Module,   # the model to load into (a DataParallel/
             head += f": {len(missing)} of the model's {len(own)} names are not in it and {len(unexpected)} of its {len(sd)} are not the model's"
         else: head = f"{path} does not fit {name}"
         parts = [('missing in checkpoint', missing), ('not in model', unexpected if strict else []),
-                 ('shape mismatch (checkpoint vs model)', shapes)]
+                 ('shape mismatch', shapes)]
         raise CheckpointError(head + "; nothing was loaded.\n" + '\n'.join(_listing(t, l) for t,l in parts if l))
     model.load_state_dict({k: v for k,v in sd.items() if k in own}, strict=strict)
     return ckpt
