@@ -94,11 +94,11 @@ def _legacy_bn_fill(sd:dict, metadata:dict)->dict:
     "`P.num_batches_tracked` for each BatchNorm `P` of `sd` saved before that buffer existed (metadata version < 2 or none)"
     fill = {}
     for k in sd:
-        if not k.endswith('.running_mean'): continue
-        p = k[:-len('.running_mean')]
-        version = (metadata.get(p) or {}).get('version')
-        if f'{p}.running_var' in sd and f'{p}.num_batches_tracked' not in sd and (version is None or version < 2):
-            fill[f'{p}.num_batches_tracked'] = torch.tensor(0, dtype=torch.long)  # PyTorch's default count
+        if not (k == 'running_mean' or k.endswith('.running_mean')): continue
+        p = k[:-len('running_mean')]   # the module's prefix, with its dot ('' for a bare BatchNorm)
+        version = (metadata.get(p.rstrip('.')) or {}).get('version')
+        if f'{p}running_var' in sd and f'{p}num_batches_tracked' not in sd and (version is None or version < 2):
+            fill[f'{p}num_batches_tracked'] = torch.tensor(0, dtype=torch.long)  # PyTorch's default count
     return fill
 
 def _state_dict(ckpt:dict, legacy_bn:bool=True)->tuple:
