@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from fastai.learner import Callback
-from .schedule import TorchSchedulerCallback
+from .schedule import TorchSchedulerCallback, is_last_epoch
 
 # %% auto #0
 __all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'CheckpointError', 'read_checkpoint', 'checkpoint_state_dict',
@@ -199,7 +199,7 @@ class CheckpointCallback(Callback):
 
     def after_epoch(self):
         e = self.epoch + self.epoch_offset + 1
-        if e % self.save_every and self.epoch + 1 != self.n_epoch: return
+        if e % self.save_every and not is_last_epoch(self.learn): return   # the last epoch: also one cut by max_iter
         if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
             raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
         state = {'model': self.learn.model.state_dict(), 'epoch': e, 'iter': self.learn.train_iter}
