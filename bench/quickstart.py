@@ -64,9 +64,10 @@ def gen_speed(cfg_path, overrides:dict, threads:int, n:int=64):
     data_w, data_c = got/(time.time() - w0), got/(cpu_seconds() - c0)
     from openstereo_nb.callbacks.schedule import MaxIterCallback
     steps = max(n//bs, 3)
-    learn.fit(1, cbs=[MaxIterCallback(1)])                    # warm up (first-call allocations)
-    w0, c0 = time.time(), cpu_seconds()
-    learn.fit(1, cbs=[MaxIterCallback(steps)])                # training loop only: it stops before validation
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1, cbs=[MaxIterCallback(1)])                # warm up (first-call allocations)
+        w0, c0 = time.time(), cpu_seconds()
+        learn.fit(1, cbs=[MaxIterCallback(steps)])            # training loop only: it stops before validation
     step_w, step_c = steps*bs/(time.time() - w0), steps*bs/(cpu_seconds() - c0)
     return (f"config: {cfg_path}\n"
             f"data pipeline (generate {tuple(cfg['data_cfg']['size'])} pairs + transforms + collate, 0 workers): "
