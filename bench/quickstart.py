@@ -43,6 +43,7 @@ def run(cfg_path, overrides:dict, threads:int):
     learn = train(str(cfg_path), overrides)
     wall, cpu = time.time() - w0, cpu_seconds() - c0
     table = curve(learn.run_dir)
+    if table.empty: return f"config: {cfg_path} {overrides or ''}\nno epoch finished (max_iter?): nothing validated; run folder {learn.run_dir}"
     lines = [f"config: {cfg_path} {overrides or ''}",
              f"wall time: {wall:.0f} s; CPU time (user+sys): {cpu:.0f} s, i.e. about {cpu/2:.0f} s on 2 idle cores "
              f"(torch threads: {threads}; load average now {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())})",
