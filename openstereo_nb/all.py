@@ -25,3 +25,4 @@ from .modeling.models.lacgwcnet import *
 from .optim import *
 from .modeling.models.fadnet import *
 from .modeling.models.cfnet import *
+from .modeling.models.sgbm import *
