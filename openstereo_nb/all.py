@@ -26,3 +26,4 @@ from .optim import *
 from .modeling.models.fadnet import *
 from .modeling.models.cfnet import *
 from .modeling.models.sgbm import *
+from .export import *
