@@ -25,5 +25,7 @@ from .modeling.models.lacgwcnet import *
 from .optim import *
 from .modeling.models.fadnet import *
 from .modeling.models.cfnet import *
+from .evaluate import *
+from .inference import *
 from .modeling.models.sgbm import *
 from .export import *

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #52b65536
 from __future__ import annotations
-import copy, importlib, inspect, pkgutil, warnings, numbers
+import copy, difflib, importlib, inspect, pkgutil, warnings, numbers
 from pathlib import Path
 import yaml
 
@@ -93,6 +93,7 @@ DATA_KEYS = {
     'num_train': (int, 64), 'num_val': (int, 16), 'size': (_seq, [128, 256]), 'seed': (int, 0),
     # file readers' options (None: the reader's own default, see `data.readers`)
     'return_right_disp': ((bool, type(None)), None), 'return_occ_mask': ((bool, type(None)), None),
+    'return_obj_map': ((bool, type(None)), None),
     'use_noc': ((bool, type(None)), None), 'zeroing_occ': ((bool, type(None)), None),
     'disp_scale': ((_num, type(None)), None), 'image_reader': ((str, type(None)), None), 'disp_reader': ((str, type(None)), None),
     # KITTI2012&2015: one root and list per year, which year to validate and test on
@@ -103,7 +104,7 @@ DATA_KEYS = {
     'datasets': ((list, type(None)), None),
 }
 TRAINER_KEYS = {
-    'save_name': (str, None), 'total_epoch': (int, 10), 'restore_hint': ((int, str), 0),
+    'save_name': (str, None), 'total_epoch': (int, 10), 'total_round': ((int, type(None)), None), 'restore_hint': ((int, str), 0),
     'optimizer_reset': (bool, False), 'scheduler_reset': (bool, False), 'warmup_reset': (bool, False),
     'log_iter': (int, 50), 'save_every': (int, 1), 'val_every': (int, 1),
     'amp': (bool, False), 'sync_bn': (bool, False), 'fix_bn': (bool, False), 'init_parameters': (bool, False),
@@ -174,15 +175,22 @@ def _check_model(m:dict):
             _check_type(f'model_cfg.{stage}', m[stage], dict)
             if 'type' not in m[stage]: _fail(f'model_cfg.{stage}.type', 'required key is missing')
 
-def _check_losses(loss_cfg)->list:
+def _model_loss_prefix(model_name):
+    "The `training_disp` key a model's own loss reads (`loss_log_prefix`), for v1 models whose `build_loss_fn` ignores `loss_cfg`"
+    cls = MODELS._items.get(model_name) if isinstance(model_name, str) and model_name in MODELS else None
+    return getattr(cls, 'loss_log_prefix', None)
+
+def _check_losses(loss_cfg, model_name=None)->list:
     if isinstance(loss_cfg, dict): loss_cfg = [loss_cfg]
     if not isinstance(loss_cfg, _seq) or not loss_cfg: _fail('loss_cfg', f"expected a loss dict or a non-empty list of them, got {loss_cfg!r}")
     out = []
     for i,l in enumerate(loss_cfg):
         key = f'loss_cfg[{i}]'
         _check_type(key, l, dict)
+        if 'log_prefix' not in l and 'type' in l and (own := _model_loss_prefix(model_name)):
+            l = {**l, 'log_prefix': own}  # v1's CasStereoNet builds its loss itself: route the entry to what it reads
         for k in ('log_prefix', 'type'):
-            if k not in l: _fail(f'{key}.{k}', 'required key is missing')
+            if k not in l: _fail(f'{key}.{k}', 'required key is missing' + (" (the model output's `training_disp` key this loss reads)" if k == 'log_prefix' else ''))
             _check_type(f'{key}.{k}', l[k], str)
         l = {'loss_term_weight': 1.0, **l}
         _check_type(f'{key}.loss_term_weight', l['loss_term_weight'], _num)
@@ -191,8 +199,25 @@ def _check_losses(loss_cfg)->list:
     if len(set(prefixes)) != len(prefixes): _fail('loss_cfg', f"log_prefix values must be unique, got {prefixes}")
     return out
 
+def _round_epochs(t:dict)->dict:
+    "v1's FADNet schedule `total_epoch: [20, 20, 20, 30]` with `total_round: 4` as the epochs it trains (the running maximum)"
+    te, tr = t.get('total_epoch'), t.get('total_round')
+    if tr is not None: _check_type('trainer_cfg.total_round', tr, int)
+    if not isinstance(te, _seq): return t
+    if not te or any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in te):
+        _fail('trainer_cfg.total_epoch', f"a list of epochs per round must hold positive ints, got {te!r}")
+    n = len(te) if tr is None else tr
+    if not 1 <= n <= len(te): _fail('trainer_cfg.total_round', f"must be between 1 and the {len(te)} entries of total_epoch {list(te)}, got {tr}")
+    # v1's FADNet trainer: `for round in range(total_round): while current_epoch < total_epoch[round]: train_epoch()`;
+    # the epoch count carries over between rounds, so it trains max(total_epoch[:total_round]) epochs in all
+    epochs = max(te[:n])
+    warnings.warn(f"trainer_cfg.total_epoch: {list(te)} with total_round {n} trains {epochs} epochs, as v1's FADNet trainer does "
+                  f"(its round loop never resets the epoch count, and its loss always uses the first row of weights); "
+                  f"for the authors' round schedule see MultiScaleLossRounds", stacklevel=4)
+    return {**t, 'total_epoch': epochs, 'total_round': n}
+
 def _check_trainer(t:dict, model_name:str)->dict:
-    t = _fill(t, TRAINER_KEYS, 'trainer_cfg')
+    t = _fill(_round_epochs(t), TRAINER_KEYS, 'trainer_cfg')
     if t['save_name'] is None: t['save_name'] = model_name
     for k in ('total_epoch', 'log_iter', 'save_every', 'val_every'):
         if t[k] < 1: _fail(f'trainer_cfg.{k}', f"must be >= 1, got {t[k]}")
@@ -223,10 +248,16 @@ def _check_names(cfg:dict):
     d,m,t = cfg['data_cfg'],cfg['model_cfg'],cfg['trainer_cfg']
     DATASETS.get(d['name'], key='data_cfg.name')
     for split,lst in (d['transform'] or {}).items():
+        kept = []
         for i,tr in enumerate(lst or []):
             key = f'data_cfg.transform.{split}[{i}]'
             if not isinstance(tr, dict) or 'type' not in tr: _fail(key, f"expected a dict with a `type`, got {tr!r}")
-            TRANSFORMS.get(tr['type'], key=f'{key}.type')
+            if tr['type'] in TRANSFORMS: kept.append(tr); continue
+            # v1 builds the transforms it knows and skips any other type (its FADNet files say `GetValidDispa`)
+            close = difflib.get_close_matches(str(tr['type']), TRANSFORMS.names(), n=1)
+            warnings.warn(f"{key}.type: unknown transform {tr['type']!r} is skipped, as OpenStereo v1 skips it; "
+                          + (f"did you mean {close[0]!r}?" if close else f"choose one of: {', '.join(TRANSFORMS.names())}"), stacklevel=3)
+        if lst is not None: d['transform'][split] = kept
     MODELS.get(m['model'], key='model_cfg.model')
     for stage,reg in (('backbone_cfg', BACKBONES), ('cost_processor_cfg', COST_PROCESSORS), ('disp_processor_cfg', DISP_PROCESSORS)):
         if stage in m: reg.get(m[stage]['type'], key=f'model_cfg.{stage}.type')
@@ -256,7 +287,7 @@ def load_config(cfg,                  # path of a YAML file, or a config dict (l
     _check_type('data_cfg', cfg['data_cfg'], dict); _check_type('model_cfg', cfg['model_cfg'], dict)
     cfg['data_cfg'] = _fill(cfg['data_cfg'], DATA_KEYS, 'data_cfg')
     _check_model(cfg['model_cfg'])
-    cfg['loss_cfg'] = _check_losses(cfg['loss_cfg'])
+    cfg['loss_cfg'] = _check_losses(cfg['loss_cfg'], cfg['model_cfg']['model'])
     cfg['trainer_cfg'] = _check_trainer(cfg['trainer_cfg'] or {}, cfg['model_cfg']['model'])
     if check_names: _check_names(cfg)
     return cfg

@@ -70,7 +70,7 @@ def d1_all(disp_est:Tensor, # B×H×W predicted disparity
     "KITTI 2015 D1: per image, % of `mask` pixels whose error is > 3 px and > 5 % of |`disp_gt`|"
     est,gt,mask = _prepare(disp_est, disp_gt, mask)
     err = (gt - est).abs()
-    return _percent((err > 3) & (err / gt.abs() > 0.05), mask)
+    return _percent(((err > 3) & (err / gt.abs() > 0.05)) | ~torch.isfinite(est), mask)  # NaN/inf predictions are outliers
 
 # %% ../nbs/04_metrics.ipynb #6420f361
 def bad_n(disp_est:Tensor, # B×H×W predicted disparity
@@ -80,7 +80,7 @@ def bad_n(disp_est:Tensor, # B×H×W predicted disparity
          )->Tensor:        # B, percentage of bad pixels per image
     "Per image, % of `mask` pixels whose error |`disp_gt` − `disp_est`| is greater than `n` pixels"
     est,gt,mask = _prepare(disp_est, disp_gt, mask)
-    return _percent((gt - est).abs() > n, mask)
+    return _percent(((gt - est).abs() > n) | ~torch.isfinite(est), mask)  # NaN/inf predictions are bad pixels
 
 def bad_1(disp_est, disp_gt, mask)->Tensor:
     "`bad_n` with `n=1`: per image, % of `mask` pixels with error > 1 px"

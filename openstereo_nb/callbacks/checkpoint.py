@@ -4,16 +4,16 @@
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #6f9e6c40
 from __future__ import annotations
-import os, re, tempfile
+import os, re, tempfile, warnings
 from pathlib import Path
 import torch
 from torch import nn
 from fastai.learner import Callback
-from .schedule import TorchSchedulerCallback
+from .schedule import TorchSchedulerCallback, is_last_epoch
 
 # %% auto #0
-__all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'CheckpointCallback',
-           'latest_checkpoint', 'run_files']
+__all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'CheckpointError', 'read_checkpoint', 'checkpoint_state_dict',
+           'load_checkpoint', 'CheckpointCallback', 'latest_checkpoint', 'run_files']
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #0a8c0fd9
 def run_dir_name(trainer_cfg:dict, data_name:str, model_name:str)->Path:
@@ -42,35 +42,147 @@ def save_checkpoint(path, **state)->Path:
         if os.path.exists(tmp): os.remove(tmp)
     return path
 
+# %% ../../nbs/08c_callbacks.checkpoint.ipynb #cbbb566c
+class CheckpointError(ValueError):
+    "A checkpoint that cannot be read (corrupt, truncated, not a checkpoint) or does not fit the model; the message names the file"
+
+def read_checkpoint(path,               # checkpoint file
+                    map_location='cpu', # where tensors are loaded
+                   )->dict:             # the checkpoint dict
+    "`torch.load` of a checkpoint file; a `CheckpointError` naming the file if it is corrupt, truncated or no checkpoint"
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir(): raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+    size = path.stat().st_size
+    if size == 0: raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint: was its writing interrupted?")
+    try: ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except (ModuleNotFoundError, AttributeError) as e:  # a pickled object whose class cannot be imported here
+        raise CheckpointError(f"{path} holds a pickled object whose class cannot be imported here ({e}); load it "
+                              f"where that code is and save its state_dict()") from e
+    except Exception as e:  # zip reader, unpickler and storage errors: the bytes are not a whole checkpoint
+        first = (str(e).strip().splitlines() or [''])[0]
+        raise CheckpointError(f"{path} is corrupt or truncated ({size:,} bytes), not a readable PyTorch checkpoint "
+                              f"({type(e).__name__}: {first})") from e
+    if isinstance(ckpt, nn.Module): ckpt = {'state_dict': ckpt.state_dict()}  # a whole pickled model
+    if not isinstance(ckpt, dict): raise CheckpointError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
+    return ckpt
+
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #27916b0f
 _MODEL_KEYS = ('model', 'model_state', 'state_dict', 'net')
 
-def checkpoint_state_dict(ckpt:dict)->dict:
-    "The model state dict inside an OpenStereo v1/v2, original-author or bare checkpoint, `module.` stripped"
-    sd = next((ckpt[k] for k in _MODEL_KEYS if isinstance(ckpt.get(k), dict)), ckpt)
-    if not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError(f"no state dict found in checkpoint: expected one of the keys {list(_MODEL_KEYS)} or a "
-                         f"bare state dict, got keys {list(ckpt)[:10]}")
-    return {re.sub(r'^module\.', '', k): v for k,v in sd.items()}
+def _strip_module(k:str)->str:
+    while k.startswith('module.'): k = k[len('module.'):]  # DataParallel / DDP, possibly nested
+    return '' if k == 'module' else k
 
-def load_checkpoint(model:nn.Module,   # the model to load into
+def _find_state_dict(ckpt:dict)->dict:
+    sd = next((ckpt[k] for k in _MODEL_KEYS if isinstance(ckpt.get(k), dict)), ckpt)
+    if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"no state dict found in checkpoint: expected one of the keys {list(_MODEL_KEYS)} or a "
+                              f"bare state dict of tensors, got keys {list(ckpt)[:10]}")
+    return sd
+
+def _strip_all(sd:dict)->dict:
+    out, orig = {}, {}
+    for k,v in sd.items():
+        s = _strip_module(k)
+        if s in out: raise CheckpointError(f"the checkpoint holds both {orig[s]!r} and {k!r}, the same name {s!r} with and "
+                                           f"without DataParallel's `module.` prefix: which one is meant is unclear")
+        out[s], orig[s] = v, k
+    return out
+
+def _legacy_bn_fill(sd:dict, metadata:dict)->dict:
+    "`P.num_batches_tracked` for each BatchNorm `P` of `sd` saved before that buffer existed (metadata version < 2 or none)"
+    fill = {}
+    for k in sd:
+        if not (k == 'running_mean' or k.endswith('.running_mean')): continue
+        p = k[:-len('running_mean')]   # the module's prefix, with its dot ('' for a bare BatchNorm)
+        version = (metadata.get(p.rstrip('.')) or {}).get('version')
+        if f'{p}running_var' in sd and f'{p}num_batches_tracked' not in sd and (version is None or version < 2):
+            fill[f'{p}num_batches_tracked'] = torch.tensor(0, dtype=torch.long)  # PyTorch's default count
+    return fill
+
+def _state_dict(ckpt:dict, legacy_bn:bool=True)->tuple:
+    raw = _find_state_dict(ckpt)
+    sd, fill = _strip_all(raw), {}
+    if legacy_bn:
+        meta = {_strip_module(k): v for k,v in (getattr(raw, '_metadata', None) or {}).items()}
+        fill = _legacy_bn_fill(sd, meta)
+    return {**sd, **fill}, fill
+
+def checkpoint_state_dict(ckpt:dict,           # a loaded checkpoint (what `read_checkpoint` returns)
+                          legacy_bn:bool=True, # add the `num_batches_tracked` that BatchNorms of pre-0.4.1 files lack
+                         )->dict:
+    "The model state dict inside an OpenStereo v1/v2, original-author or bare checkpoint, `module.` stripped"
+    return _state_dict(ckpt, legacy_bn)[0]
+
+def _match_inner_module(sd:dict, own:dict)->dict:
+    "Rename names that differ from the model's only by `module.` segments (a submodule wrapped on one side)"
+    norm = lambda k: re.sub(r'(^|\.)module\.', r'\1', k)
+    free = {norm(k): k for k in own if k not in sd}
+    return {(k if k in own else free.get(norm(k), k)): v for k,v in sd.items()}
+
+_ZOO_MODELS = None
+
+def _zoo_models()->dict:
+    "{zoo entry: model built on the meta device} from the repository's `configs/*/<entry>_sceneflow.yaml` (cached)"
+    global _ZOO_MODELS
+    if _ZOO_MODELS is None:
+        from openstereo_nb.zoo import zoo_configs
+        from openstereo_nb.config import load_config
+        from openstereo_nb.modeling.base_model import build_model
+        _ZOO_MODELS = {}
+        try: cfgs = zoo_configs()
+        except FileNotFoundError: cfgs = {}  # an installed package without the configs folder: no guess
+        for entry, p in cfgs.items():
+            try:
+                with warnings.catch_warnings(), torch.device('meta'):  # names and shapes only: no memory, no init cost
+                    warnings.simplefilter('ignore')
+                    _ZOO_MODELS[entry] = build_model(load_config(p, check_names=False), is_training=False)
+            except Exception: continue
+    return _ZOO_MODELS
+
+def _guess_model(sd:dict)->str|None:
+    "The zoo entry whose names (after its `convert_checkpoint`) cover 90% of `sd`'s and 90% of its own, if one does"
+    best, score = None, 0.
+    for entry, m in _zoo_models().items():
+        try: conv = m.convert_checkpoint(dict(sd))
+        except Exception: conv = sd
+        names = set(m.state_dict()); hit = len(names & set(conv))
+        s = min(hit / len(names), hit / max(len(conv), 1))
+        if s > score: best, score = entry, s
+    return best if score >= 0.9 else None
+
+def _listing(title:str, items:list, n:int=5)->str:
+    return f"  {title} ({len(items)}): {items[:n]}" + (f" and {len(items) - n} more" if len(items) > n else "")
+
+def load_checkpoint(model:nn.Module,   # the model to load into (a DataParallel/DDP wrapper is looked through)
                     path,               # checkpoint file
                     strict:bool=True,   # every parameter must match by name and shape
                     map_location='cpu', # where tensors are loaded
                    )->dict:             # the checkpoint dict (optimizer, scheduler, epoch, ...)
-    "Load model weights from an OpenStereo v1/v2 or original-author checkpoint; errors list what does not fit"
+    "Load model weights from an OpenStereo v1/v2 or original-author checkpoint; a `CheckpointError` lists what does not fit"
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
-    sd, own = checkpoint_state_dict(ckpt), model.state_dict()
-    if hasattr(model, 'convert_checkpoint'): sd = model.convert_checkpoint(sd)  # e.g. the original authors' names
+    ckpt = read_checkpoint(path, map_location)
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)): model = model.module
+    sd0, fill = _state_dict(ckpt)
+    filled, own = {id(v) for v in fill.values()}, model.state_dict()
+    sd = model.convert_checkpoint(sd0) if hasattr(model, 'convert_checkpoint') else sd0  # e.g. the authors' names
+    sd = _match_inner_module(sd, own)
+    # a filled counter keeps the model's own count, as PyTorch's BatchNorm does for old files
+    sd = {k: own[k] if id(v) in filled else v for k,v in sd.items() if k in own or id(v) not in filled}
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     shapes = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
-    problems = [f"{t} ({len(l)}): {l}" for t,l in (('missing in checkpoint', missing), ('not in model', unexpected),
-                                                 ('shape mismatch', shapes)) if l and (strict or t == 'shape mismatch')]
-    if problems: raise ValueError(f"{path} does not fit {type(model).__name__}; nothing was loaded.\n" + '\n'.join(problems))
+    if shapes or strict and (missing or unexpected):
+        name = type(model).__name__
+        if len(missing) > len(own) / 2:   # most names differ: another model's checkpoint, not a variant of this one
+            guess = _guess_model({k: v for k,v in sd0.items() if id(v) not in filled})
+            head = f"{path} looks like a {guess} checkpoint, not a {name} one" if guess else f"{path} is not a {name} checkpoint"
+            head += f": {len(missing)} of the model's {len(own)} names are not in it and {len(unexpected)} of its {len(sd)} are not the model's"
+        else: head = f"{path} does not fit {name}"
+        parts = [('missing in checkpoint', missing), ('not in model', unexpected if strict else []),
+                 ('shape mismatch', shapes)]
+        raise CheckpointError(head + "; nothing was loaded.\n" + '\n'.join(_listing(t, l) for t,l in parts if l))
     model.load_state_dict({k: v for k,v in sd.items() if k in own}, strict=strict)
     return ckpt
 
@@ -87,7 +199,7 @@ class CheckpointCallback(Callback):
 
     def after_epoch(self):
         e = self.epoch + self.epoch_offset + 1
-        if e % self.save_every and self.epoch + 1 != self.n_epoch: return
+        if e % self.save_every and not is_last_epoch(self.learn): return   # the last epoch: also one cut by max_iter
         if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
             raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
         state = {'model': self.learn.model.state_dict(), 'epoch': e, 'iter': self.learn.train_iter}

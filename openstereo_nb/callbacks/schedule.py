@@ -7,14 +7,14 @@ from __future__ import annotations
 import math
 import torch
 from torch import nn
-from fastai.learner import Callback, Recorder, CancelValidException, CancelFitException
+from fastai.learner import Callback, Recorder, CancelValidException, CancelFitException, CancelTrainException
 from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 from ..config import ConfigError
 
 # %% auto #0
 __all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEveryCallback', 'EpochOffsetCallback',
-           'MaxIterCallback']
+           'is_last_epoch', 'MaxIterCallback']
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #c8b99c93
 class TorchSchedulerCallback(Callback):
@@ -99,7 +99,7 @@ class ValEveryCallback(Callback):
     order = Recorder.order + 2
     def __init__(self, val_every:int=1, epoch_offset:int=0): self.val_every, self.epoch_offset = val_every, epoch_offset
     def before_validate(self):
-        if (self.epoch + self.epoch_offset + 1) % self.val_every and self.epoch + 1 != self.n_epoch: raise CancelValidException()
+        if (self.epoch + self.epoch_offset + 1) % self.val_every and not is_last_epoch(self.learn): raise CancelValidException()
     def after_validate(self):
         rec = self.learn.recorder
         if getattr(rec, 'cancel_valid', False):  # keep one value per column
@@ -113,9 +113,21 @@ class EpochOffsetCallback(Callback):
     def before_epoch(self): self.learn.recorder.log[0] += self.offset
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #cf9f700d
+def is_last_epoch(learn)->bool:
+    "Whether `learn`'s current epoch is the fit's last: its final one, or the one where `max_iter` was reached"
+    return learn.epoch + 1 == learn.n_epoch or getattr(learn, 'max_iter_reached', False)
+
 class MaxIterCallback(Callback):
-    "Stop the fit after `max_iter` training iterations"
+    "Stop the fit after `max_iter` training iterations; that epoch is still validated, logged and checkpointed"
     order = Recorder.order + 3
     def __init__(self, max_iter:int): self.max_iter = max_iter
+    def before_fit(self): self.learn.max_iter_reached = False
+    def before_epoch(self):
+        if self.learn.max_iter_reached: raise CancelFitException()
     def after_batch(self):
-        if self.training and self.learn.train_iter >= self.max_iter: raise CancelFitException()
+        if self.training and self.learn.train_iter >= self.max_iter:
+            self.learn.max_iter_reached = True
+            raise CancelTrainException()   # end this epoch's training; validation and after_epoch still run
+    def after_cancel_train(self):
+        if self.learn.max_iter_reached: self.learn.recorder.cancel_train = False   # the Recorder still logs train_loss
+    def after_fit(self): self.learn.max_iter_reached = False

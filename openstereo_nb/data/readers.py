@@ -198,32 +198,58 @@ class FlyingThings3DSubset(ListReader):
 DATASETS.register(FlyingThings3DSubset, name='FlyingThings3DSubsetDataset')
 
 # %% ../../nbs/03_data.readers.ipynb #b409e89c
+def _read_obj_map(path)->np.ndarray:
+    "KITTI 2015 object map: H×W uint8, 0 = background, > 0 = foreground object id"
+    from PIL import Image
+    with Image.open(path) as im: a = np.asarray(im)
+    if a.ndim != 2: raise ValueError(f"{path}: expected a 1-channel object map PNG, got shape {a.shape}")
+    return a.astype(np.uint8)
+
 @DATASETS.register
 class KITTI2012(ListReader):
     "KITTI 2012 stereo: images + 16-bit PNG disparity / 256 (0 = no ground truth)"
-    options = ('use_noc', 'return_right_disp')
+    options = ('use_noc', 'return_right_disp', 'return_occ_mask', 'return_obj_map')
     right_view = None  # (old, new): how the right-view disparity path is found from the left one
+    has_obj_map = False
     def __init__(self, root, list_file,
                  use_noc:bool=False,           # read `disp_noc` (non-occluded pixels) instead of the listed `disp_occ`
                  return_right_disp:bool=False, # also read `disp_right` (KITTI 2015 only)
+                 return_occ_mask:bool=False,   # `occ_mask`: True where `disp_occ` has ground truth and `disp_noc` none
+                 return_obj_map:bool=False,    # also read `obj_map` (KITTI 2015 only; 0 = background)
                 ):
         super().__init__(root, list_file)
         if return_right_disp and self.right_view is None:
             raise ValueError(f"{type(self).__name__} has no right-view disparity (return_right_disp=True)")
+        if return_obj_map and not self.has_obj_map:
+            raise ValueError(f"{type(self).__name__} has no object maps (return_obj_map=True); KITTI 2015 has them")
         self.use_noc, self.return_right_disp = use_noc, return_right_disp
+        self.return_occ_mask, self.return_obj_map = return_occ_mask, return_obj_map
 
     def derived(self, rel):
         if 'disp' not in rel: return {}
-        out = {'disp': _swap(rel['disp'], 'disp_occ', 'disp_noc', 'non-occluded disparity')} if self.use_noc else {}
+        noc = _swap(rel['disp'], 'disp_occ', 'disp_noc', 'non-occluded disparity') if self.use_noc or self.return_occ_mask else None
+        out = {'disp': noc} if self.use_noc else {}
         if self.return_right_disp: out['disp_right'] = _swap(out.get('disp', rel['disp']), *self.right_view, 'right-view disparity')
+        if self.return_occ_mask: out.update(disp_all=rel['disp'], disp_noc=noc)
+        if self.return_obj_map: out['obj_map'] = _swap(rel['disp'], 'disp_occ_0', 'obj_map', 'object map')
         return out
 
     def read_disp(self, path): return read_png_disp(path, 256)
 
+    def load(self, files, rel):
+        extra = {k: files.pop(k) for k in ('disp_all', 'disp_noc', 'obj_map') if k in files}
+        s = super().load(files, rel)
+        if 'disp_noc' in extra:
+            all_, noc = self.read_disp(extra['disp_all']), self.read_disp(extra['disp_noc'])
+            s['occ_mask'] = (all_ > 0) & ~(noc > 0)
+        if 'obj_map' in extra: s['obj_map'] = _read_obj_map(extra['obj_map'])
+        return s
+
 @DATASETS.register
 class KITTI2015(KITTI2012):
-    "KITTI 2015 stereo: images + 16-bit PNG disparity / 256 (0 = no ground truth); right-view maps too"
+    "KITTI 2015 stereo: images + 16-bit PNG disparity / 256 (0 = no ground truth); right-view maps and object maps too"
     right_view = ('_0/', '_1/')  # disp_occ_0/ → disp_occ_1/
+    has_obj_map = True
 
 DATASETS.register(KITTI2015, name='KittiDataset')
 

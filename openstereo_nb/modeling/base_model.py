@@ -81,6 +81,7 @@ def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
 class BaseModel(nn.Module):
     "A stereo network named in `model_cfg.model`; subclasses register themselves by class name"
     divisor:int = 1   # input height and width must be multiples of this (a subclass sets its network's stride)
+    min_size:int = 1  # and at least this many pixels (padding goes up to it)
     def __init_subclass__(cls, register:bool=True, **kwargs):
         super().__init_subclass__(**kwargs)
         if register: MODELS.register(cls)
@@ -173,15 +174,16 @@ _IMAGE_KEYS = ('ref_img', 'tgt_img')
 def pad_to_divisor(inputs:dict,       # a batch dict: `ref_img`, `tgt_img` B×C×H×W and maybe B×H×W maps
                    divisor:int,       # pad H and W up to multiples of this
                    mode:str='single', # 'single': top and right (v1's default); 'double': split between both sides
+                   min_size:int=1,    # pad height and width to at least this too (a multiple of `divisor` above it)
                   )->tuple:           # (padded copy of `inputs`, pad = [top, right, bottom, left])
-    "A copy of `inputs` with images (edge pixels) and maps (0 / False) padded to multiples of `divisor`"
+    "A copy of `inputs` with images (edge pixels) and maps (0 / False) padded to multiples of `divisor` (and `min_size`)"
     ref, tgt = inputs['ref_img'], inputs['tgt_img']
     if ref.shape != tgt.shape:
         raise ValueError(f"left and right images differ in size: {tuple(ref.shape)} vs {tuple(tgt.shape)}; "
                          "a rectified pair has one size")
     if mode not in ('single', 'double'): raise ValueError(f"mode must be 'single' or 'double', got {mode!r}")
     h, w = ref.shape[-2:]
-    ph, pw = -h % divisor, -w % divisor
+    ph, pw = (max(-(-max(s, min_size) // divisor) * divisor, s) - s for s in (h, w))
     top, right, bottom, left = (ph, pw, 0, 0) if mode == 'single' else (ph // 2, pw // 2, ph - ph // 2, pw - pw // 2)
     if not (ph or pw): return dict(inputs), [0, 0, 0, 0]
     def pad(k, v):
@@ -203,8 +205,9 @@ def padded_forward(model,            # a `BaseModel` (or any module taking the b
                    divisor:int|None=None, # default: `model_divisor(model)`
                    mode:str='single',     # where the padding goes, as in `pad_to_divisor`
                   )->dict:
-    "`model(inputs)` on a pair padded to the model's divisor, with `inference_disp`'s maps cropped back to the input's size"
-    padded, pad = pad_to_divisor(inputs, model_divisor(model) if divisor is None else divisor, mode)
+    "`model(inputs)` on a pair padded to the model's divisor (and `min_size`), with `inference_disp`'s maps cropped back to the input's size"
+    net = getattr(model, 'model', model)
+    padded, pad = pad_to_divisor(inputs, model_divisor(model) if divisor is None else divisor, mode, getattr(net, 'min_size', 1))
     out = model(padded)
     if pad == [0, 0, 0, 0] or 'inference_disp' not in out: return out
     size = padded['ref_img'].shape[-2:]

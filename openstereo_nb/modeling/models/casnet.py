@@ -342,6 +342,7 @@ _CAS_GWC_KEYS = ('num_groups', 'concat_channels')
 class CasStereoNet(BaseModel):
     "CasStereoNet (Gu et al., CVPR 2020): `model_cfg.model_type` `psmnet` (CasPSMNet) or `gwcnet` (CasGwcNet)"
     divisor = 16   # input height and width must be multiples of 16 (features are at 1/4 resolution and its hourglasses halve them twice more)
+    loss_log_prefix = 'disp'  # v1 builds CasStereoLoss itself: a `loss_cfg` entry without `log_prefix` (v1's files) reads `training_disp['disp']`
     def build_network(self, model_cfg:dict):
         mt = model_cfg.get('model_type')
         if mt not in CAS_MODEL_TYPES:

@@ -364,6 +364,7 @@ _CFNET_MODEL_KEYS = ('model', 'base_config', 'replace_mish', 'find_unused_parame
 class CFNet(BaseModel):
     "CFNet (Shen et al., CVPR 2021): fused and cascade cost volumes; `model_cfg.replace_mish` trains with ReLUs"
     divisor = 32   # input height and width must be multiples of 32 (its feature pyramid goes down to 1/32)
+    min_size = 64  # and at least 64 (the 1/32 level is pooled over at least 2×2 pixels)
     def build_network(self, model_cfg:dict):
         bad = [k for k in model_cfg if k not in _CFNET_MODEL_KEYS]
         if bad: raise ConfigError(f"model_cfg: CFNet does not take {bad} (it builds its whole network); it takes {list(_CFNET_MODEL_KEYS)}")
