@@ -28,3 +28,5 @@ from .modeling.models.cfnet import *
 from .evaluate import *
 from .inference import *
 from .modeling.models.quickstereo import *
+from .modeling.models.sgbm import *
+from .export import *
