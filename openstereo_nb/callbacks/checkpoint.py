@@ -239,10 +239,10 @@ class ResumeStateCallback(Callback):
     order = Recorder.order + 10  # after the recorder, the loss-term logger and the fault counter have reset themselves
     def __init__(self, state:dict,       # `checkpoint['train_state']`
                  scaler:dict|None=None): # `checkpoint['scaler']`: the AMP grad scaler's state
-        self.state, self.scaler, self.done, self.dl = state, scaler, False, None
+        self.state, self.scaler_state, self.done, self.patched_dl = state, scaler, False, None
 
     def before_fit(self):
-        if self.scaler is not None and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(self.scaler)
+        if self.scaler_state is not None and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(self.scaler_state)
 
     def before_train(self):
         if self.done: return
@@ -260,12 +260,12 @@ class ResumeStateCallback(Callback):
         bs, idxs, k, dl_rng = dl.bs or 1, s['idxs'], s['batches_done'], s['dl_rng']
         def get_idxs():  # once: the rest of the interrupted epoch's order, and the sampler state after drawing it
             dl.rng.setstate(dl_rng); return list(idxs[k * bs:])
-        dl.get_idxs, self.dl = get_idxs, dl
+        dl.get_idxs, self.patched_dl = get_idxs, dl
         learn.epoch_batch_offset, learn._resume_idxs = k, idxs
 
     def after_train(self):
-        if self.dl is not None:
-            del self.dl.get_idxs; self.dl = None
+        if self.patched_dl is not None:
+            del self.patched_dl.get_idxs; self.patched_dl = None
             self.learn.epoch_batch_offset, self.learn._resume_idxs = 0, None
 
     def after_fit(self): self.after_train()

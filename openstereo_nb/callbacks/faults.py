@@ -53,7 +53,7 @@ class NonFiniteCallback(Callback):
         self.total += 1; self.epoch_count += 1; self.in_a_row += 1; self.learn.nonfinite_total = self.total
         self.events.append((self.learn.train_iter, self.learn.epoch, what))
         if self.max_nonfinite and self.in_a_row >= self.max_nonfinite and self.stop_msg is None:
-            self.stop_msg = (f"training stopped at iteration {self.learn.train_iter} (epoch {self.learn.epoch + 1}): "
+            self.stop_msg = (f"training stopped at iteration {self.learn.train_iter + 1} (epoch {self.learn.epoch + 1}): "
                              f"{self.in_a_row} training steps in a row had a non-finite {what} (NaN or inf; "
                              f"trainer_cfg.max_nonfinite = {self.max_nonfinite}); {self.total} steps were skipped in all. "
                              "The weights were not updated by those steps. Lower optimizer_cfg.lr, set clip_grad_cfg, "
