@@ -104,7 +104,7 @@ class FaultInjector(Callback):
     def _hit(self, at)->bool: return self.training and (at == 'all' or self.learn.train_iter in at)
     def after_loss(self):
         if self._hit(self.loss_at): self.learn.loss_grad = self.learn.loss_grad * self.value
-    def before_step(self):
+    def after_backward(self):  # before AMP's grad scaler looks at the gradients
         if self._hit(self.grad_at):
             p = next(p for p in self.learn.model.parameters() if p.grad is not None)
             p.grad.view(-1)[0] = self.value
