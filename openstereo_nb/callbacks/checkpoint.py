@@ -228,6 +228,7 @@ def capture_train_state(learn, mid_epoch:bool=False)->dict:
     if mid_epoch:  # the epoch's sample order (drawn at its start) and how many of its batches are done
         s['idxs'] = list(getattr(learn, '_resume_idxs', None) or getattr(dl, '_DataLoader__idxs'))
         s['batches_done'] = getattr(learn, 'epoch_batch_offset', 0) + learn.iter + 1
+        s['bs'], s['n'] = dl.bs, dl.n
     for cb in learn.cbs:
         if hasattr(cb, 'get_resume_state'): s['cbs'][type(cb).__name__] = cb.get_resume_state()
         elif isinstance(cb, LossTermsLogger) and mid_epoch and hasattr(cb, 'sums'):
@@ -258,6 +259,10 @@ class ResumeStateCallback(Callback):
         dl = learn.dl
         if not s['mid_epoch']: dl.rng.setstate(s['dl_rng']); return
         bs, idxs, k, dl_rng = dl.bs or 1, s['idxs'], s['batches_done'], s['dl_rng']
+        if (s.get('bs', dl.bs), s.get('n', dl.n)) != (dl.bs, dl.n):
+            warnings.warn(f"resuming mid-epoch: the checkpoint's epoch ran {s.get('n')} samples in batches of {s.get('bs')}, this "
+                          f"data loader has {dl.n} in batches of {dl.bs}; the interrupted epoch is started afresh (not an exact resume)")
+            dl.rng.setstate(dl_rng); return
         def get_idxs():  # once: the rest of the interrupted epoch's order, and the sampler state after drawing it
             dl.rng.setstate(dl_rng); return list(idxs[k * bs:])
         dl.get_idxs, self.patched_dl = get_idxs, dl

@@ -17,10 +17,12 @@ class NonFiniteError(RuntimeError):
     "Training stopped because the loss or the gradients stayed non-finite (NaN or inf) for `max_nonfinite` steps in a row"
 
 def _all_finite(ts)->bool:
-    "Whether every tensor in `ts` is free of NaN and inf (one device sync)"
+    "Whether every tensor in `ts` is free of NaN and inf (one fused norm per device, one sync)"
     ts = [t for t in ts if t is not None]
     if not ts: return True
-    return bool(torch.stack([torch.isfinite(t).all() for t in ts]).all())
+    try: norms = torch._foreach_norm(ts)   # what clip_grad_norm_ uses: a NaN or inf anywhere makes a norm NaN or inf
+    except (AttributeError, RuntimeError): norms = [torch.linalg.vector_norm(t) for t in ts]
+    return bool(torch.isfinite(torch.stack([n.float().to(ts[0].device) for n in norms])).all())
 
 class NonFiniteCallback(Callback):
     "Skip training steps whose loss or gradients are NaN/inf; count them (`nonfinite` column) and stop after `max_nonfinite` in a row"
@@ -67,7 +69,9 @@ class NonFiniteCallback(Callback):
             raise CancelBatchException()
 
     def before_step(self):
-        # with AMP, the scaler has already unscaled the gradients and cancelled an overflowing step (counted below)
+        # with AMP (fp16), the grad scaler has checked the gradients already and cancelled an overflowing step (counted below)
+        sc = getattr(self.learn, 'scaler', None)
+        if sc is not None and sc.is_enabled(): self.in_a_row = 0; return
         if not _all_finite([p.grad for p in self.learn.model.parameters()]):
             self._skip('gradient'); self.learn.opt.zero_grad()
             raise CancelStepException()
