@@ -28,3 +28,4 @@ from .modeling.models.fadnet import *
 from .modeling.models.cfnet import *
 from .evaluate import *
 from .inference import *
+from .modeling.models.quickstereo import *

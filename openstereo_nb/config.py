@@ -91,6 +91,10 @@ DATA_KEYS = {
     'transform': (dict, None),
     # the Synthetic dataset's own keys
     'num_train': (int, 64), 'num_val': (int, 16), 'size': (_seq, [128, 256]), 'seed': (int, 0),
+    # its scene switches (None: `synthetic_pair`'s default; see `data.synthetic`)
+    'photometric': ((bool, type(None)), None), 'n_objects': ((list, tuple, type(None)), None),
+    **{k: ((bool, type(None)), None) for k in ('curved', 'thin', 'natural_textures', 'blur', 'vignetting')},
+    'disp_profile': ((str, type(None)), None),
     # file readers' options (None: the reader's own default, see `data.readers`)
     'return_right_disp': ((bool, type(None)), None), 'return_occ_mask': ((bool, type(None)), None),
     'return_obj_map': ((bool, type(None)), None),
