@@ -14,6 +14,7 @@ from .callbacks.loss import *
 from .callbacks.visual import *
 from .callbacks.schedule import *
 from .callbacks.checkpoint import *
+from .callbacks.faults import *
 from .learner import *
 from .modeling.models.gwcnet import *
 from .io import *
