@@ -316,7 +316,7 @@ def stereo_dl(cfgs,                 # a config (dict or YAML path)
     if len(ds) == 0: raise ValueError(f"the {split} split of {d['name']} is empty (check data_cfg.{_SPLITS[split][0]})")
     train, sizes = split == 'train', None
     if train and d.get('batch_uniform'):
-        base = ds.transform.size if isinstance(ds.transform, Compose) else None
+        base = getattr(ds.transform, 'size', None)   # a Compose's first crop size (by behaviour: notebooks re-register classes)
         if base is None: raise ConfigError("data_cfg.batch_uniform: needs a transform whose crop size it can change (RandomCrop, "
                                            "RandomScale, FlowAugmentor, ...) in data_cfg.transform.train")
         sizes = CropSizeSampler.from_cfg(d, base)

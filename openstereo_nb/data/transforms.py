@@ -263,6 +263,10 @@ class NormalizeImage:
     def __repr__(self): return f"NormalizeImage(mean={self.mean}, std={self.std})"
 
 # %% ../../nbs/03a_data.transforms.ipynb #aa3ab6f1
+def _sized(t)->bool:
+    "Whether `t` is a sized random transform (has `with_size`); by behaviour, not class, so that a notebook's re-registered copy counts"
+    return callable(getattr(t, 'with_size', None))
+
 class Compose:
     "Run `transforms` in order on a sample, after `check_sample`"
     def __init__(self, transforms:list): self.transforms = list(transforms)
@@ -275,14 +279,14 @@ class Compose:
         return sample
     def with_size(self, size)->Compose:
         "A copy whose random crops (and scale augmentations) output `size` = [height, width]: the batch-uniform crop"
-        if not any(isinstance(t, _Sized) for t in self.transforms):
+        if not any(_sized(t) for t in self.transforms):
             raise ValueError(f"batch_uniform needs a transform with a crop size to change (RandomCrop, RandomScale, "
                              f"FlowAugmentor, ...); the transforms are: {[type(t).__name__ for t in self.transforms]}")
-        return Compose([t.with_size(size) if isinstance(t, _Sized) else t for t in self.transforms])
+        return Compose([t.with_size(size) if _sized(t) else t for t in self.transforms])
     @property
     def size(self):
         "The output size of the first sized transform (the base size of batch-uniform crops), or None"
-        return next((t.size for t in self.transforms if isinstance(t, _Sized)), None)
+        return next((t.size for t in self.transforms if _sized(t)), None)
     def __len__(self): return len(self.transforms)
     def __getitem__(self, i): return self.transforms[i]
     def __repr__(self): return "Compose(" + "".join(f"\n    {t!r}" for t in self.transforms) + "\n)"
