@@ -133,15 +133,35 @@ def _check_type(key, value, types):
     if isinstance(value, bool) and types in (int, _num) or not isinstance(value, types):
         _fail(key, f"expected {_type_names(types)}, got {type(value).__name__} {value!r}")
 
-def _fill(section:dict, schema:dict, prefix:str, warn_unknown=True)->dict:
+def _strict(section:dict, prefix:str, default:bool=True)->bool:
+    "The section's own `strict` (a bool), else `default` (the top level's)"
+    s = section.get('strict')
+    if s is None: return default
+    _check_type(f"{prefix}.strict" if prefix else 'strict', s, bool)
+    return s
+
+def _unknown_keys(keys:list, known, prefix:str, strict:bool):
+    "Unknown `keys` of a section: a `ConfigError` naming each with the closest known key (a warning when not `strict`)"
+    if not keys: return
+    known = sorted(map(str, known))
+    msgs = []
+    for k in keys:
+        close = difflib.get_close_matches(str(k), known, n=1)
+        msgs.append(f"{f'{prefix}.{k}' if prefix else k}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    where = prefix or 'the top level'
+    allowed = f"{where} takes: {', '.join(known)}"
+    if strict: raise ConfigError('; '.join(msgs) + f". {allowed} (`strict: false` in {where} makes unknown keys a warning)")
+    warnings.warn('; '.join(msgs) + f"; ignored (strict: false). {allowed}", stacklevel=4)
+
+def _fill(section:dict, schema:dict, prefix:str, strict:bool=True)->dict:
     out = dict(section)
+    strict = _strict(out, prefix, strict)
     for k,(types,default) in schema.items():
         if k not in out or out[k] is None and default is not REQUIRED:
             if default is REQUIRED: _fail(f"{prefix}.{k}", "required key is missing")
             out[k] = copy.deepcopy(default)
         else: _check_type(f"{prefix}.{k}", out[k], types)
-    unknown = [k for k in out if k not in schema]
-    if warn_unknown and unknown: warnings.warn(f"{prefix}: unknown keys {unknown} are ignored", stacklevel=3)
+    _unknown_keys([k for k in out if k not in schema and k != 'strict'], [*schema, 'strict'], prefix, strict)
     return out
 
 def _set_dotted(cfg:dict, dotted:str, value):
@@ -156,7 +176,8 @@ def _read(cfg)->dict:
     if isinstance(cfg, (str, Path)):
         p = Path(cfg)
         if not p.exists(): raise FileNotFoundError(f"config file not found: {p}")
-        with open(p) as f: cfg = yaml.safe_load(f)
+        try: cfg = yaml.safe_load(p.read_bytes().decode('utf-8'))
+        except (UnicodeDecodeError, yaml.YAMLError) as e: raise ConfigError(f"{p}: not a readable YAML file: {e}") from None
         if not isinstance(cfg, dict): raise ConfigError(f"{p}: expected a YAML mapping with data_cfg, model_cfg, loss_cfg, trainer_cfg")
     elif not isinstance(cfg, dict): raise ConfigError(f"expected a YAML path or a dict, got {type(cfg).__name__}")
     return copy.deepcopy(cfg)
@@ -216,8 +237,9 @@ def _round_epochs(t:dict)->dict:
                   f"for the authors' round schedule see MultiScaleLossRounds", stacklevel=4)
     return {**t, 'total_epoch': epochs, 'total_round': n}
 
-def _check_trainer(t:dict, model_name:str)->dict:
-    t = _fill(_round_epochs(t), TRAINER_KEYS, 'trainer_cfg')
+def _check_trainer(t:dict, model_name:str, strict:bool=True)->dict:
+    _check_type('trainer_cfg', t, dict)
+    t = _fill(_round_epochs(t), TRAINER_KEYS, 'trainer_cfg', strict)
     if t['save_name'] is None: t['save_name'] = model_name
     for k in ('total_epoch', 'log_iter', 'save_every', 'val_every'):
         if t[k] < 1: _fail(f'trainer_cfg.{k}', f"must be >= 1, got {t[k]}")
@@ -282,13 +304,13 @@ def load_config(cfg,                  # path of a YAML file, or a config dict (l
     for k,v in (overrides or {}).items(): _set_dotted(cfg, k, copy.deepcopy(v))
     for s in SECTIONS:
         if s not in cfg: _fail(s, f"required section is missing (a config has {', '.join(SECTIONS)})")
-    unknown = [k for k in cfg if k not in SECTIONS]
-    if unknown: warnings.warn(f"unknown top-level config sections {unknown} are ignored", stacklevel=2)
+    strict = _strict(cfg, '')
+    _unknown_keys([k for k in cfg if k not in SECTIONS and k != 'strict'], [*SECTIONS, 'strict'], '', strict)
     _check_type('data_cfg', cfg['data_cfg'], dict); _check_type('model_cfg', cfg['model_cfg'], dict)
-    cfg['data_cfg'] = _fill(cfg['data_cfg'], DATA_KEYS, 'data_cfg')
+    cfg['data_cfg'] = _fill(cfg['data_cfg'], DATA_KEYS, 'data_cfg', strict)
     _check_model(cfg['model_cfg'])
     cfg['loss_cfg'] = _check_losses(cfg['loss_cfg'], cfg['model_cfg']['model'])
-    cfg['trainer_cfg'] = _check_trainer(cfg['trainer_cfg'] or {}, cfg['model_cfg']['model'])
+    cfg['trainer_cfg'] = _check_trainer(cfg['trainer_cfg'] or {}, cfg['model_cfg']['model'], strict)
     if check_names: _check_names(cfg)
     return cfg
 
