@@ -86,7 +86,7 @@ DATA_KEYS = {
     'name': (str, REQUIRED), 'root': (str, '.'),
     'train_list': ((str, type(None)), None), 'val_list': ((str, type(None)), None), 'test_list': ((str, type(None)), None),
     'num_workers': (int, 0), 'train_batch_size': (int, 1), 'val_batch_size': (int, 1), 'test_batch_size': (int, 1),
-    'pin_memory': (bool, False), 'shuffle': (bool, True), 'drop_last': (bool, False),
+    'pin_memory': (bool, False), 'shuffle': (bool, True), 'drop_last': (bool, False), 'max_bad_samples': (int, 0),
     'batch_uniform': (bool, False), 'random_type': (str, 'range'), 'w_range': (_seq, None), 'h_range': (_seq, None),
     'transform': (dict, None),
     # the Synthetic dataset's own keys
