@@ -55,6 +55,7 @@ class Registry:
         return sorted(self._items)
 
     def __contains__(self, name):
+        if not isinstance(name, str): return False
         if name not in self._items: self._load()
         return name in self._items
 
@@ -62,6 +63,7 @@ class Registry:
         "The class registered as `name`; a `ConfigError` naming `key`, `name` and the choices otherwise"
         if name in self: return self._items[name]
         where = f"{key}: " if key else ""
+        if not isinstance(name, str): raise ConfigError(f"{where}expected a {self.kind} name (a string), got {type(name).__name__} {name!r}; choose one of: {', '.join(self.names())}")
         raise ConfigError(f"{where}unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
 
     __getitem__ = get
@@ -244,6 +246,7 @@ def _check_trainer(t:dict, model_name:str, strict:bool=True)->dict:
     for k in ('total_epoch', 'log_iter', 'save_every', 'val_every'):
         if t[k] < 1: _fail(f'trainer_cfg.{k}', f"must be >= 1, got {t[k]}")
     t['optimizer_cfg'] = {**DEFAULT_OPTIMIZER, **(t['optimizer_cfg'] or {})}
+    _check_type('trainer_cfg.optimizer_cfg.solver', t['optimizer_cfg']['solver'], str)
     _check_type('trainer_cfg.optimizer_cfg.lr', t['optimizer_cfg']['lr'], _num)
     ev = dict(t['evaluator_cfg'] or {})
     if 'metric' in ev:
@@ -253,6 +256,7 @@ def _check_trainer(t:dict, model_name:str, strict:bool=True)->dict:
         ev['metrics'] = m
     ev.setdefault('metrics', list(DEFAULT_METRICS))
     if isinstance(ev['metrics'], str): ev['metrics'] = [ev['metrics']]
+    _check_type('trainer_cfg.evaluator_cfg.metrics', ev['metrics'], _seq)
     ev.setdefault('apply_max_disp', True); ev.setdefault('apply_occ_mask', False)
     t['evaluator_cfg'] = ev
     if t['scheduler_cfg'] is not None and 'scheduler' not in t['scheduler_cfg']:
@@ -269,7 +273,10 @@ def _check_names(cfg:dict):
     import torch
     d,m,t = cfg['data_cfg'],cfg['model_cfg'],cfg['trainer_cfg']
     DATASETS.get(d['name'], key='data_cfg.name')
+    _unknown_keys([k for k in (d['transform'] or {}) if k not in ('train', 'val', 'test')], ['train', 'val', 'test'],
+                  'data_cfg.transform', _strict(d, 'data_cfg', _strict(cfg, '')))
     for split,lst in (d['transform'] or {}).items():
+        if lst is not None: _check_type(f'data_cfg.transform.{split}', lst, list)
         kept = []
         for i,tr in enumerate(lst or []):
             key = f'data_cfg.transform.{split}[{i}]'
