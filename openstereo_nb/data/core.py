@@ -224,7 +224,8 @@ class StereoDataLoader(DataLoader):
                 except _SAMPLE_FAULTS as e: self._faults.append(_fault(e, s)); continue
                 if len(batch) == bs: yield self.do_batch(batch); batch = []
             if batch and not self.drop_last: yield self.do_batch(batch)
-        finally: ex.shutdown(wait=False, cancel_futures=True)
+        # wait for the reads in flight (at most 2·bs): a thread left running could hold a lock when worker processes fork
+        finally: ex.shutdown(wait=True, cancel_futures=True)
 
     def get_idxs(self):
         idxs = super().get_idxs()
