@@ -14,6 +14,7 @@ from .callbacks.loss import *
 from .callbacks.visual import *
 from .callbacks.schedule import *
 from .callbacks.checkpoint import *
+from .callbacks.faults import *
 from .learner import *
 from .modeling.models.gwcnet import *
 from .io import *
@@ -27,3 +28,6 @@ from .modeling.models.fadnet import *
 from .modeling.models.cfnet import *
 from .evaluate import *
 from .inference import *
+from .modeling.models.quickstereo import *
+from .modeling.models.sgbm import *
+from .export import *

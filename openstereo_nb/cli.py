@@ -63,11 +63,14 @@ def train_main(argv=None):
     p = argparse.ArgumentParser(prog='openstereo_train', description=train_main.__doc__)
     p.add_argument('config', help='YAML config (OpenStereo sections data_cfg, model_cfg, loss_cfg, trainer_cfg)')
     p.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='override config entries, e.g. trainer_cfg.total_epoch=2')
-    p.add_argument('--run-dir', default=None, help='run folder (default: save_path/<dataset>/<model>/<save_name>, made unique)')
+    p.add_argument('--run-dir', default=None, help='run folder (default: save_path/<dataset>/<model>/<save_name>, made unique); with --set trainer_cfg.resume=true, '
+                   'training continues from its newest checkpoint (checkpoints/latest)')
     a = p.parse_args(argv)
     matplotlib.use('Agg')
     t0 = time.time()
-    learn = train(a.config, parse_overrides(a.set), a.run_dir)
+    from openstereo_nb.callbacks.faults import NonFiniteError
+    try: learn = train(a.config, parse_overrides(a.set), a.run_dir)
+    except NonFiniteError as e: raise SystemExit(f"openstereo_train: {e}")   # the message says it all; no traceback
     table = learn.metrics_table
     print(f"\ntrained {learn.cfgs['model_cfg']['model']} for {len(table)} epochs in {time.time() - t0:.0f} s")
     print(f"run folder: {learn.run_dir} (config.yaml, metrics.csv, checkpoints/, prediction.png, live_view/dashboard.png)")

@@ -93,6 +93,10 @@ DATA_KEYS = {
     'transform': (dict, None),
     # the Synthetic dataset's own keys
     'num_train': (int, 64), 'num_val': (int, 16), 'size': (_seq, [128, 256]), 'seed': (int, 0),
+    # its scene switches (None: `synthetic_pair`'s default; see `data.synthetic`)
+    'photometric': ((bool, type(None)), None), 'n_objects': ((list, tuple, type(None)), None),
+    **{k: ((bool, type(None)), None) for k in ('curved', 'thin', 'natural_textures', 'blur', 'vignetting')},
+    'disp_profile': ((str, type(None)), None),
     # file readers' options (None: the reader's own default, see `data.readers`)
     'return_right_disp': ((bool, type(None)), None), 'return_occ_mask': ((bool, type(None)), None),
     'return_obj_map': ((bool, type(None)), None),
@@ -112,6 +116,8 @@ TRAINER_KEYS = {
     'amp': (bool, False), 'sync_bn': (bool, False), 'fix_bn': (bool, False), 'init_parameters': (bool, False),
     'max_iter': ((int, type(None)), None), 'save_path': (str, './output'), 'resume': (bool, False),
     'load_state_dict_strict': (bool, True), 'seed': ((int, type(None)), None),
+    # reliability (not in OpenStereo): mid-epoch checkpoints, retention, non-finite loss/gradient guard
+    'save_every_iter': (int, 0), 'keep_last': (int, 0), 'check_nonfinite': (bool, True), 'max_nonfinite': (int, 20),
     'optimizer_cfg': (dict, None), 'scheduler_cfg': ((dict, type(None)), None),
     'evaluator_cfg': (dict, None), 'clip_grad_cfg': ((dict, type(None)), None),
 }
@@ -245,6 +251,8 @@ def _check_trainer(t:dict, model_name:str, strict:bool=True)->dict:
     if t['save_name'] is None: t['save_name'] = model_name
     for k in ('total_epoch', 'log_iter', 'save_every', 'val_every'):
         if t[k] < 1: _fail(f'trainer_cfg.{k}', f"must be >= 1, got {t[k]}")
+    for k in ('save_every_iter', 'keep_last', 'max_nonfinite'):
+        if t[k] < 0: _fail(f'trainer_cfg.{k}', f"must be >= 0 (0: off), got {t[k]}")
     t['optimizer_cfg'] = {**DEFAULT_OPTIMIZER, **(t['optimizer_cfg'] or {})}
     _check_type('trainer_cfg.optimizer_cfg.solver', t['optimizer_cfg']['solver'], str)
     _check_type('trainer_cfg.optimizer_cfg.lr', t['optimizer_cfg']['lr'], _num)

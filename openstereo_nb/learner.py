@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #1796da83
 from __future__ import annotations
-import warnings
+import os, warnings
 from functools import partial
 from pathlib import Path
 import pandas as pd
@@ -25,7 +25,9 @@ from .callbacks.loss import StereoLoss, LossTermsLogger
 from .callbacks.visual import LiveView
 from .callbacks.schedule import (TorchSchedulerCallback, ClipGradCallback, FixBNCallback,
                                               ValEveryCallback, MaxIterCallback, EpochOffsetCallback)
-from .callbacks.checkpoint import CheckpointCallback, load_checkpoint, new_run_dir, run_dir_name
+from .callbacks.checkpoint import (CheckpointCallback, ResumeStateCallback, latest_checkpoint, load_checkpoint,
+                                                new_run_dir, run_dir_name)
+from .callbacks.faults import NonFiniteCallback, NonFiniteError
 
 # %% auto #0
 __all__ = ['opt_func_from_cfg', 'stereo_learner', 'MetricsCSVLogger']
@@ -52,6 +54,7 @@ def stereo_learner(cfgs,            # config dict or YAML path
     if dls is None: dls = stereo_dls(cfgs)
     if model is None: model = build_model(cfgs, is_training=True)
     cbs = [LossTermsLogger()]
+    if t['check_nonfinite']: cbs.append(NonFiniteCallback(t['max_nonfinite']))
     if t['fix_bn']: cbs.append(FixBNCallback())
     if (t['clip_grad_cfg'] or {}).get('type'): cbs.append(ClipGradCallback(**t['clip_grad_cfg']))
     if t['amp']:
@@ -78,30 +81,57 @@ class MetricsCSVLogger(CSVLogger):
         self.old_logger, self.learn.logger = self.logger, self._write_line
 
 # %% ../nbs/09_learner.ipynb #e854f769
-def _restore(learn, t, path, sched_cb)->int:
-    "Load the checkpoint at `path`; with `resume`, also the optimizer, scheduler and counters. Returns epochs done"
+def _restore(learn, t, path, sched_cb)->tuple:
+    "Load the checkpoint at `path`; with `resume`, also the optimizer, scheduler, counters and training state. Returns (epochs done, callbacks)"
     ckpt = load_checkpoint(learn.model, path, strict=t['load_state_dict_strict'])
-    if not t['resume']: return 0
+    if not t['resume']: return 0, []
     learn.create_opt()
     if 'optimizer' in ckpt and not t['optimizer_reset']: learn.opt.opt.load_state_dict(ckpt['optimizer'])
     state = ckpt.get('epoch_scheduler', ckpt.get('batch_scheduler'))
     if state is not None and not t['scheduler_reset']: sched_cb.state = state
-    if not t['warmup_reset']: sched_cb.start_iter = ckpt.get('iter', 0)
-    return ckpt.get('epoch', 0)
+    ts, it = ckpt.get('train_state'), ckpt.get('iter', 0)
+    if ts is None:  # an OpenStereo checkpoint: weights, optimizer, scheduler and warm-up position only
+        if not t['warmup_reset']: sched_cb.start_iter = it
+        return ckpt.get('epoch', 0), []
+    # this library's checkpoint: the iteration counter itself is restored, and with it the warm-up position
+    sched_cb.start_iter = -it if t['warmup_reset'] else 0
+    return ckpt.get('epoch', 0), [ResumeStateCallback(ts, ckpt.get('scaler'))]
+
+def _free_name(path:Path)->Path:
+    "`path`, or `stem-2.suffix`, `stem-3.suffix`, ... whichever does not exist"
+    cand, i = path, 1
+    while cand.exists(): i += 1; cand = path.with_name(f'{path.stem}-{i}{path.suffix}')
+    return cand
+
+def _trim_metrics(run_dir:Path, start:int):
+    "Before resuming at epoch `start`: rows of later epochs (written after the checkpoint) move to a side file, the rest stay"
+    p = run_dir/'metrics.csv'
+    if not p.is_file(): return
+    lines = p.read_text().splitlines(keepends=True)
+    if not lines: return
+    keep = [lines[0]] + [l for l in lines[1:] if l.strip() and float(l.split(',', 1)[0]) < start]
+    if len(keep) == len(lines): return
+    side = _free_name(run_dir/f'metrics_before_resume_{start:0>3}.csv')
+    side.write_text(''.join(lines))  # nothing is lost: the whole file as it was
+    tmp = p.with_suffix('.csv.tmp'); tmp.write_text(''.join(keep)); os.replace(tmp, p)
 
 @patch
 def fit_config(self:Learner,
                run_dir=None,   # run folder (default: OpenStereo's, made unique)
                cbs=None,       # extra callbacks for this fit
               )->pd.DataFrame: # the metrics table, one row per epoch
-    "Train for the whole schedule of `trainer_cfg`, writing checkpoints and metrics to a run folder"
+    "Train for the whole schedule of `trainer_cfg`, writing checkpoints and metrics to a run folder; `resume: true` continues the newest checkpoint"
     cfgs = self.cfgs; t = cfgs['trainer_cfg']
     base = Path(run_dir) if run_dir is not None else run_dir_name(t, cfgs['data_cfg']['name'], cfgs['model_cfg']['model'])
-    sched, start, hint = TorchSchedulerCallback(t['scheduler_cfg']), 0, t['restore_hint']
+    sched, start, hint, path, extra = TorchSchedulerCallback(t['scheduler_cfg']), 0, t['restore_hint'], None, []
     if hint not in (0, None, ''):
         path = Path(hint) if isinstance(hint, str) else base/'checkpoints'/f"{t['save_name']}_epoch_{hint:0>3}.pt"
-        start = _restore(self, t, path, sched)
-    if start == 0:  # a new run: never write into an earlier run's folder
+    elif t['resume']:  # the run folder's newest checkpoint (its `latest` pointer), if it has one; else a new run
+        try: path = latest_checkpoint(base)
+        except FileNotFoundError: path = None
+    if path is not None: start, extra = _restore(self, t, path, sched)
+    resuming = path is not None and t['resume']
+    if not resuming:  # a new run: never write into an earlier run's folder
         if run_dir is None: base = new_run_dir(base)
         elif any((base/'checkpoints').glob('*.pt')):
             raise FileExistsError(f"{base} already holds checkpoints; give restore_hint and resume: true to continue, or another run folder")
@@ -109,9 +139,15 @@ def fit_config(self:Learner,
         raise ValueError(f"the checkpoint is at epoch {start}; trainer_cfg.total_epoch {t['total_epoch']} is already reached")
     run_dir = base; run_dir.mkdir(parents=True, exist_ok=True)
     self.path, self.run_dir = run_dir, run_dir
-    save_config(cfgs, run_dir/('config.yaml' if start == 0 else f'config_resume_{start:0>3}.yaml'))
-    fit_cbs = [sched, ValEveryCallback(t['val_every'], start), CheckpointCallback(run_dir, t['save_name'], t['save_every'], start),
-               MetricsCSVLogger(fname='metrics.csv', append=start > 0), EpochOffsetCallback(start)]
+    if resuming: _trim_metrics(run_dir, start)
+    save_config(cfgs, run_dir/'config.yaml' if not resuming else _free_name(run_dir/f'config_resume_{start:0>3}.yaml'))
+    fit_cbs = [sched, ValEveryCallback(t['val_every'], start),
+               CheckpointCallback(run_dir, t['save_name'], t['save_every'], start, t['save_every_iter'], t['keep_last']),
+               MetricsCSVLogger(fname='metrics.csv', append=resuming), EpochOffsetCallback(start)] + extra
     if t['max_iter']: fit_cbs.append(MaxIterCallback(t['max_iter']))
-    self.fit(t['total_epoch'] - start, lr=t['optimizer_cfg']['lr'], cbs=fit_cbs + list(cbs or []), reset_opt=start == 0)
+    self.raise_nonfinite = True  # a persistent NaN ends the fit; it is raised here, after every callback has closed its files
+    try: self.fit(t['total_epoch'] - start, lr=t['optimizer_cfg']['lr'], cbs=fit_cbs + list(cbs or []), reset_opt=not resuming)
+    finally: self.raise_nonfinite = False
+    stop = next((cb.stop_msg for cb in self.cbs if isinstance(cb, NonFiniteCallback) and cb.stop_msg), None)
+    if stop is not None: raise NonFiniteError(stop)
     return pd.read_csv(run_dir/'metrics.csv')

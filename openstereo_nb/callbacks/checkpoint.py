@@ -4,16 +4,20 @@
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #6f9e6c40
 from __future__ import annotations
-import os, re, tempfile, warnings
+import os, random, re, tempfile, warnings
 from pathlib import Path
+import numpy as np
 import torch
 from torch import nn
-from fastai.learner import Callback
+from fastai.learner import Callback, Recorder
+from .loss import LossTermsLogger
 from .schedule import TorchSchedulerCallback, is_last_epoch
 
 # %% auto #0
-__all__ = ['run_dir_name', 'new_run_dir', 'save_checkpoint', 'CheckpointError', 'read_checkpoint', 'checkpoint_state_dict',
-           'load_checkpoint', 'CheckpointCallback', 'latest_checkpoint', 'run_files']
+__all__ = ['LATEST', 'run_dir_name', 'new_run_dir', 'CheckpointWriteError', 'save_checkpoint', 'CheckpointError',
+           'read_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'rng_states', 'set_rng_states',
+           'capture_train_state', 'ResumeStateCallback', 'write_latest', 'read_latest', 'latest_checkpoint',
+           'prune_checkpoints', 'run_files', 'CheckpointCallback']
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #0a8c0fd9
 def run_dir_name(trainer_cfg:dict, data_name:str, model_name:str)->Path:
@@ -30,14 +34,32 @@ def new_run_dir(path)->Path:
     return cand
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #cbda87cf
+class CheckpointWriteError(OSError):
+    "A checkpoint could not be written (disk full, no permission, ...); the file it was to replace is unchanged"
+
+def _fsync_dir(folder):
+    "Make a rename in `folder` durable (POSIX; a no-op where folders cannot be opened)"
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
 def save_checkpoint(path, **state)->Path:
-    "Atomically write `state` (a checkpoint dict) to `path`"
+    "Atomically write `state` (a checkpoint dict) to `path`: temporary file, fsync, rename"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
     os.close(fd)
     try:
         torch.save(state, tmp)
+        with open(tmp, 'rb+') as f: os.fsync(f.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except Exception as e:
+        keep = f"the previous {path.name} is unchanged" if existed else f"no {path.name} was written"
+        raise CheckpointWriteError(f"could not write the checkpoint {path} ({type(e).__name__}: {e}); {keep} and no "
+                                   "partial file is left") from e
     finally:
         if os.path.exists(tmp): os.remove(tmp)
     return path
@@ -186,40 +208,118 @@ def load_checkpoint(model:nn.Module,   # the model to load into (a DataParallel/
     model.load_state_dict({k: v for k,v in sd.items() if k in own}, strict=strict)
     return ckpt
 
-# %% ../../nbs/08c_callbacks.checkpoint.ipynb #243d0036
-class CheckpointCallback(Callback):
-    "Save an OpenStereo-format checkpoint every `save_every` epochs and at the end of the fit"
-    order = 70  # after the recorder and the scheduler have finished the epoch
-    def __init__(self, run_dir, save_name:str, save_every:int=1,
-                 epoch_offset:int=0): # epochs done before this fit (when resuming)
-        self.run_dir, self.save_name, self.save_every, self.saved = Path(run_dir), save_name, save_every, []
-        self.epoch_offset = epoch_offset
+# %% ../../nbs/08c_callbacks.checkpoint.ipynb #1a107518
+def rng_states()->dict:
+    "The global random states a training step draws from: Python's, NumPy's, torch's (and CUDA's)"
+    s = {'python': random.getstate(), 'numpy': np.random.get_state(), 'torch': torch.get_rng_state()}
+    if torch.cuda.is_available(): s['cuda'] = torch.cuda.get_rng_state_all()
+    return s
 
-    def checkpoint_path(self, epoch:int)->Path: return self.run_dir/'checkpoints'/f'{self.save_name}_epoch_{epoch:0>3}.pt'
+def set_rng_states(s:dict):
+    "Restore what `rng_states` returned"
+    random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
+    if 'cuda' in s and torch.cuda.is_available() and len(s['cuda']) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(s['cuda'])
 
-    def after_epoch(self):
-        e = self.epoch + self.epoch_offset + 1
-        if e % self.save_every and not is_last_epoch(self.learn): return   # the last epoch: also one cut by max_iter
-        if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
-            raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
-        state = {'model': self.learn.model.state_dict(), 'epoch': e, 'iter': self.learn.train_iter}
-        opt = getattr(self.learn.opt, 'opt', None)
-        if opt is not None: state['optimizer'] = opt.state_dict()
-        sched = next((cb for cb in self.learn.cbs if isinstance(cb, TorchSchedulerCallback)), None)
-        if sched is not None and sched.sched is not None:  # OpenStereo's key names for the two kinds
-            state['epoch_scheduler' if sched.on_epoch else 'batch_scheduler'] = sched.state_dict()
-        if getattr(self.learn, 'scaler', None) is not None: state['scaler'] = self.learn.scaler.state_dict()
-        self.saved.append(save_checkpoint(self.checkpoint_path(e), **state))
+def capture_train_state(learn, mid_epoch:bool=False)->dict:
+    "What a resumed run needs beyond weights, optimizer and scheduler to continue exactly: counters, RNGs, sampler position, running averages"
+    dl, rec = learn.dls.train, learn.recorder
+    s = {'train_iter': learn.train_iter, 'mid_epoch': mid_epoch, 'rng': rng_states(), 'dl_rng': dl.rng.getstate(),
+         'smooth_loss': (rec.smooth_loss.val.detach().clone(), rec.smooth_loss.count), 'cbs': {}}
+    if mid_epoch:  # the epoch's sample order (drawn at its start) and how many of its batches are done
+        s['idxs'] = list(getattr(learn, '_resume_idxs', None) or getattr(dl, '_DataLoader__idxs'))
+        s['batches_done'] = getattr(learn, 'epoch_batch_offset', 0) + learn.iter + 1
+        s['bs'], s['n'] = dl.bs, dl.n
+    for cb in learn.cbs:
+        if hasattr(cb, 'get_resume_state'): s['cbs'][type(cb).__name__] = cb.get_resume_state()
+        elif isinstance(cb, LossTermsLogger) and mid_epoch and hasattr(cb, 'sums'):
+            s['cbs']['LossTermsLogger'] = {'sums': dict(cb.sums), 'count': cb.count}
+    return s
+
+class ResumeStateCallback(Callback):
+    "Put back what `capture_train_state` saved, so that a resumed fit continues the interrupted one exactly"
+    order = Recorder.order + 10  # after the recorder, the loss-term logger and the fault counter have reset themselves
+    def __init__(self, state:dict,       # `checkpoint['train_state']`
+                 scaler:dict|None=None): # `checkpoint['scaler']`: the AMP grad scaler's state
+        self.state, self.scaler_state, self.done, self.patched_dl = state, scaler, False, None
+
+    def before_fit(self):
+        if self.scaler_state is not None and getattr(self.learn, 'scaler', None) is not None: self.learn.scaler.load_state_dict(self.scaler_state)
+
+    def before_train(self):
+        if self.done: return
+        self.done, s, learn = True, self.state, self.learn
+        learn.train_iter = s['train_iter']
+        sl = learn.recorder.smooth_loss; sl.val, sl.count = s['smooth_loss'][0].clone(), s['smooth_loss'][1]
+        for cb in learn.cbs:
+            st = s['cbs'].get(type(cb).__name__)
+            if st is None: continue
+            if hasattr(cb, 'load_resume_state'): cb.load_resume_state(st if s['mid_epoch'] else {**st, 'epoch_count': 0})
+            elif isinstance(cb, LossTermsLogger): cb.sums, cb.count = dict(st['sums']), st['count']
+        set_rng_states(s['rng'])
+        dl = learn.dl
+        if not s['mid_epoch']: dl.rng.setstate(s['dl_rng']); return
+        bs, idxs, k, dl_rng = dl.bs or 1, s['idxs'], s['batches_done'], s['dl_rng']
+        if (s.get('bs', dl.bs), s.get('n', dl.n)) != (dl.bs, dl.n):
+            warnings.warn(f"resuming mid-epoch: the checkpoint's epoch ran {s.get('n')} samples in batches of {s.get('bs')}, this "
+                          f"data loader has {dl.n} in batches of {dl.bs}; the interrupted epoch is started afresh (not an exact resume)")
+            dl.rng.setstate(dl_rng); return
+        def get_idxs():  # once: the rest of the interrupted epoch's order, and the sampler state after drawing it
+            dl.rng.setstate(dl_rng); return list(idxs[k * bs:])
+        dl.get_idxs, self.patched_dl = get_idxs, dl
+        learn.epoch_batch_offset, learn._resume_idxs = k, idxs
+
+    def after_train(self):
+        if self.patched_dl is not None:
+            del self.patched_dl.get_idxs; self.patched_dl = None
+            self.learn.epoch_batch_offset, self.learn._resume_idxs = 0, None
+
+    def after_fit(self): self.after_train()
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #7fe65494
 _EPOCH = re.compile(r'_epoch_(\d+)\.pt$')
+_ITER = re.compile(r'_iter_(\d+)\.pt$')
+LATEST = 'latest'  # the pointer file in `checkpoints/`: the name of the newest good checkpoint
+
+def write_latest(run_dir, path)->Path:
+    "Atomically point `run_dir/checkpoints/latest` at the checkpoint `path` (its file name)"
+    folder = Path(run_dir)/'checkpoints'; folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='latest', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w') as f: f.write(Path(path).name + '\n'); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, folder/LATEST)
+    finally:
+        if os.path.exists(tmp): os.remove(tmp)
+    return folder/LATEST
+
+def read_latest(run_dir)->Path|None:
+    "The checkpoint `checkpoints/latest` names, if the pointer and that file exist"
+    ptr = Path(run_dir)/'checkpoints'/LATEST
+    if not ptr.is_file(): return None
+    p = ptr.parent/ptr.read_text().strip()
+    return p if p.name and p.is_file() else None
 
 def latest_checkpoint(run_dir)->Path: # a run folder (holding `checkpoints/`)
-    "The checkpoint of the highest epoch in `run_dir/checkpoints/` (OpenStereo's `<save_name>_epoch_<NNN>.pt`)"
+    "The newest checkpoint of `run_dir`: the one `checkpoints/latest` names, else the highest epoch (or a newer mid-epoch one)"
+    if (p := read_latest(run_dir)) is not None: return p
     folder = Path(run_dir)/'checkpoints'
-    found = [(int(m.group(1)), p) for p in folder.glob('*.pt') if (m := _EPOCH.search(p.name))] if folder.is_dir() else []
-    if not found: raise FileNotFoundError(f"no checkpoint (<save_name>_epoch_<NNN>.pt) in {folder}")
-    return max(found)[1]
+    files = list(folder.glob('*.pt')) if folder.is_dir() else []
+    found = [(int(m.group(1)), p) for p in files if (m := _EPOCH.search(p.name))]
+    iters = [(int(m.group(1)), p) for p in files if (m := _ITER.search(p.name))]
+    if found:  # OpenStereo's files: the highest epoch, unless mid-epoch files were written after it
+        best = max(found)[1]
+        iters = [(i, p) for i,p in iters if p.stat().st_mtime_ns > best.stat().st_mtime_ns]
+    if iters: return max(iters)[1]
+    if not found: raise FileNotFoundError(f"no checkpoint (<save_name>_epoch_<NNN>.pt or <save_name>_iter_<NNNNNNN>.pt) in {folder}")
+    return best
+
+def prune_checkpoints(run_dir, save_name:str, keep_last:int)->list:
+    "Delete all but the newest `keep_last` checkpoints of `save_name` (by write time); never the one `latest` names. Returns the deleted"
+    folder, newest = Path(run_dir)/'checkpoints', read_latest(run_dir)
+    pat = re.compile(re.escape(save_name) + r'_(epoch_\d+|iter_\d+)\.pt$')
+    files = sorted((p for p in folder.glob('*.pt') if pat.match(p.name)), key=lambda p: p.stat().st_mtime_ns)
+    old = [p for p in files[:max(len(files) - keep_last, 0)] if newest is None or p != newest]
+    for p in old: p.unlink(missing_ok=True)
+    return old
 
 def run_files(path,     # a run folder, its config.yaml, or a checkpoint in its checkpoints/
               ckpt=None, # a checkpoint file, overriding the run's latest
@@ -233,3 +333,64 @@ def run_files(path,     # a run folder, its config.yaml, or a checkpoint in its 
     cfg = path if path.suffix in ('.yaml', '.yml') else run/'config.yaml'
     if not cfg.is_file(): raise FileNotFoundError(f"no config.yaml in the run folder {run}; give the config file explicitly")
     return cfg, Path(ckpt) if ckpt is not None else latest_checkpoint(run)
+
+# %% ../../nbs/08c_callbacks.checkpoint.ipynb #243d0036
+class CheckpointCallback(Callback):
+    "Save an OpenStereo-format checkpoint every `save_every` epochs (and `save_every_iter` iterations), keep the last `keep_last`"
+    order = 70  # after the recorder and the scheduler have finished the epoch
+    def __init__(self, run_dir, save_name:str, save_every:int=1,
+                 epoch_offset:int=0,   # epochs done before this fit (when resuming)
+                 save_every_iter:int=0, # also save every this many training iterations, mid-epoch (0: only at epoch ends)
+                 keep_last:int=0):      # keep only the newest `keep_last` checkpoints of `save_name` (0: keep all)
+        if int(keep_last) < 0 or int(save_every_iter) < 0: raise ValueError("keep_last and save_every_iter must be >= 0")
+        self.run_dir, self.save_name, self.save_every, self.saved = Path(run_dir), save_name, save_every, []
+        self.epoch_offset, self.save_every_iter, self.keep_last, self.failed = epoch_offset, int(save_every_iter), int(keep_last), []
+
+    @property
+    def folder(self)->Path: return self.run_dir/'checkpoints'
+    def checkpoint_path(self, epoch:int)->Path: return self.folder/f'{self.save_name}_epoch_{epoch:0>3}.pt'
+    def iter_path(self, it:int)->Path: return self.folder/f'{self.save_name}_iter_{it:0>7}.pt'
+
+    def _state(self, epochs_done:int, mid_epoch:bool)->dict:
+        state = {'model': self.learn.model.state_dict(), 'epoch': epochs_done, 'iter': self.learn.train_iter}
+        opt = getattr(self.learn.opt, 'opt', None)
+        if opt is not None: state['optimizer'] = opt.state_dict()
+        sched = next((cb for cb in self.learn.cbs if isinstance(cb, TorchSchedulerCallback)), None)
+        if sched is not None and sched.sched is not None:  # OpenStereo's key names for the two kinds
+            state['epoch_scheduler' if sched.on_epoch else 'batch_scheduler'] = sched.state_dict()
+        if getattr(self.learn, 'scaler', None) is not None: state['scaler'] = self.learn.scaler.state_dict()
+        state['train_state'] = capture_train_state(self.learn, mid_epoch)
+        return state
+
+    def _write(self, path:Path, state:dict)->Path|None:
+        "Write, then point `latest` at it and prune; a failed write is a warning that names the checkpoint kept"
+        try: save_checkpoint(path, **state)
+        except CheckpointWriteError as e:
+            self.failed.append(path)
+            prev = read_latest(self.run_dir)
+            warnings.warn(f"{e}. Training goes on; the newest good checkpoint is still "
+                          f"{prev if prev is not None else '(none yet)'}", stacklevel=2)
+            return None
+        write_latest(self.run_dir, path)
+        self.saved.append(path)
+        if self.keep_last: prune_checkpoints(self.run_dir, self.save_name, self.keep_last)
+        return path
+
+    def after_batch(self):
+        if not (self.training and self.save_every_iter) or self.learn.train_iter % self.save_every_iter: return
+        p = self.iter_path(self.learn.train_iter)
+        if p.exists(): raise FileExistsError(f"{p} exists; resume from it or choose another run folder")
+        self._write(p, self._state(self.epoch + self.epoch_offset, mid_epoch=True))
+
+    def save_now(self)->Path|None:
+        "Save the current (mid-epoch) state now, e.g. before stopping; the file written, or None if writing failed"
+        if not self.training: return self._write(self.checkpoint_path(self.epoch + self.epoch_offset + 1), self._state(self.epoch + self.epoch_offset + 1, False))
+        p = self.iter_path(self.learn.train_iter)
+        return p if p.exists() else self._write(p, self._state(self.epoch + self.epoch_offset, mid_epoch=True))
+
+    def after_epoch(self):
+        e = self.epoch + self.epoch_offset + 1
+        if e % self.save_every and not is_last_epoch(self.learn): return   # the last epoch: also one cut by max_iter
+        if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
+            raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
+        self._write(self.checkpoint_path(e), self._state(e, mid_epoch=False))

@@ -46,7 +46,7 @@ class LossTermsLogger(Callback):
     def before_train(self): self.sums, self.count = {n: 0. for n in self.names}, 0
 
     def after_batch(self):
-        if not self.training or not isinstance(self.loss_func, StereoLoss): return
+        if not self.training or not len(getattr(self.learn, 'yb', (None,))) or not isinstance(self.loss_func, StereoLoss): return  # no yb: a skipped batch
         info = {k: v.item() for k,v in self.loss_func.info.items()}
         self.learn.recorder.loss_terms.append(info)
         for n in self.names: self.sums[n] += info.get(n, float('nan'))
@@ -56,4 +56,4 @@ class LossTermsLogger(Callback):
         if not self.names: return
         rec = self.learn.recorder
         if getattr(rec, 'cancel_train', False): return
-        rec.log += [self.sums[n] / max(self.count, 1) for n in self.names]
+        rec.log += [self.sums[n] / self.count if self.count else float('nan') for n in self.names]  # NaN: every batch skipped

@@ -73,7 +73,7 @@ class TorchSchedulerCallback(Callback):
 # %% ../../nbs/08b_callbacks.schedule.ipynb #55fb3ec8
 class ClipGradCallback(Callback):
     "Clip gradients by norm or by value, as OpenStereo's `clip_grad_cfg` says"
-    order = MixedPrecision.order + 1
+    order = Recorder.order + 5  # after AMP's scaler has unscaled the gradients, and after `NonFiniteCallback` (52) has checked them
     def __init__(self, type:str='norm', clip_value:float=0.1, max_norm:float=35, norm_type:float=2):
         if type not in ('norm', 'value'): raise ConfigError(f"trainer_cfg.clip_grad_cfg.type: unknown type {type!r}; choose one of: norm, value")
         self.type, self.clip_value, self.max_norm, self.norm_type = type, clip_value, max_norm, norm_type

@@ -220,6 +220,7 @@ class LiveView(Callback):
             lines.append('epoch ' + str(len(values)) + ': ' + ', '.join(f'{n} {v:.4g}' for n,v in zip(names, values[-1])
                                                                      if isinstance(v, (int, float)) and np.isfinite(v)))
         if self.scalars: lines.append(', '.join(f"{k.split('/', 1)[-1]} {v:.4g}" for k,v in self.scalars.items()))
+        if (n := getattr(self.learn, 'nonfinite_total', 0)): lines.append(f"skipped steps (non-finite loss or gradients): {n}")
         return lines
 
     def _curves(self, names, values)->np.ndarray:
@@ -235,7 +236,7 @@ class LiveView(Callback):
         if len(lrs): top.append(line_plot({'lr': (np.arange(1, len(lrs) + 1), lrs)}, 'learning rate |', (240, 160)))
         rows = [hstack_panels([('', p) for p in top], gap=6, label_h=0)]
         terms = [n for n in names if n.startswith('loss_')]
-        mets = [n for n in names if n not in ('train_loss', 'valid_loss') and not (len(terms) == 1 and n in terms)]  # one term = train_loss
+        mets = [n for n in names if n not in ('train_loss', 'valid_loss', 'nonfinite') and not (len(terms) == 1 and n in terms)]  # one term = train_loss
         if values and mets:
             if self.metric_row[0] != len(values):
                 ep = np.arange(1, len(values) + 1)

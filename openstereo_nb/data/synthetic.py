@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 from ..config import DATASETS, ConfigError
 
 # %% auto #0
-__all__ = ['synthetic_pair', 'SyntheticStereo']
+__all__ = ['ALL_SWITCHES', 'SCENE_KEYS', 'synthetic_pair', 'SyntheticStereo']
 
 # %% ../../nbs/02_data.synthetic.ipynb #ade3ee5a
 def _up2(a):
@@ -33,8 +33,8 @@ def _smooth_noise(rng, h, w, amps):
     return f[:h, :w]
 
 # %% ../../nbs/02_data.synthetic.ipynb #4c5bc53c
-def _texture(rng, box):
-    "Random texture on the integer grid covering `box` (x0, x1, y0, y1): fields `t`, `u` and palette coefficients"
+def _texture(rng, box, natural=False):
+    "Random texture on the integer grid covering `box` (x0, x1, y0, y1): fields `t`, `u`, palette coefficients and its `kind`"
     x0, y0 = int(np.floor(box[0])), int(np.floor(box[2]))
     w, h = int(np.ceil(box[1])) + 2 - x0, int(np.ceil(box[3])) + 2 - y0
     amps = (2.**np.arange(7))**rng.uniform(0.3, 1.3) * rng.uniform(0.5, 1.5, 7)  # 1/f-like spectrum, random tilt
@@ -45,13 +45,18 @@ def _texture(rng, box):
         k, amp = min(rng.uniform(0.5, 4), period/4), rng.uniform(0.3, 1)  # edges no sharper than ~1 px, like optics
         yy, xx = np.ogrid[y0:y0+h, x0:x0+w]
         v += (amp/np.tanh(k)*np.tanh(k*np.sin((np.cos(th)*xx + np.sin(th)*yy)*(2*np.pi/period) + ph))).astype(np.float32)
+    kind = 'noise'
+    if natural:  # untextured, periodic or patchy surfaces (see `_pattern`), the noise kept faint under the last two
+        f, kind = _pattern(rng, h, w)
+        v = f if kind == 'flat' else f + np.float32(rng.uniform(0.1, 0.5))*v
     t = np.clip(0.5 + np.float32(0.5*np.exp(rng.uniform(np.log(0.3), np.log(2.5))))*v, 0, 1)  # random contrast
     u = np.clip(0.5 + _smooth_noise(rng, -(-h//8) + 2, -(-w//8) + 2, [0, 0, 0.75, 0.75]), 0, 1)
+    if kind == 'flat': u[:] = 0.5
     c = rng.uniform(0, 1, (4, 3))
     g = c.mean(1, keepdims=True)
     p = (g + rng.uniform(0.3, 1)*(c - g)).astype(np.float32)  # palette, partly desaturated
     # colour(t, u) = p0 + t(p1 − p0) + u(p2 − p0) + tu(p3 − p2 − p1 + p0): bilinear over the palette
-    return dict(x0=x0, y0=y0, t=t, u=u, coef=np.concatenate([p[0], p[1]-p[0], p[2]-p[0], p[3]-p[2]-p[1]+p[0]]))
+    return dict(x0=x0, y0=y0, t=t, u=u, kind=kind, coef=np.concatenate([p[0], p[1]-p[0], p[2]-p[0], p[3]-p[2]-p[1]+p[0]]))
 
 def _bilinear(arrs, lab, x, y, integer=False):
     "Bilinear samples of the 2-D arrays `arrs[lab]` at array coordinates (`x`, `y`), one per point (1-D inputs)"
@@ -78,6 +83,28 @@ def _shade(texs, lab, x, y, integer=False):
     C = np.stack([t_['coef'] for t_ in texs], 1).take(lab, axis=1)  # 12×N: the 4 colour coefficients
     return C[0:3] + t*C[3:6] + u*C[6:9] + (t*u)*C[9:12]
 
+# %% ../../nbs/02_data.synthetic.ipynb #d030d394
+def _pattern(rng, h, w):
+    "h×w field in about [−1, 1] with what natural images have: a periodic pattern, piecewise-constant patches or nothing"
+    kind = rng.choice(['flat', 'periodic', 'patches'], p=[0.25, 0.35, 0.4])
+    if kind == 'flat': return np.zeros((h, w), np.float32), kind      # untextured: only sensor noise will vary
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == 'periodic':  # checkerboard, dots or bricks, period 3–16 px, edges ~1 px wide (like optics)
+        p, th = rng.uniform(3, 16), rng.uniform(0, np.pi) if rng.random() < 0.5 else 0.
+        u, v = (np.cos(th)*xx + np.sin(th)*yy)/p, (np.cos(th)*yy - np.sin(th)*xx)/p
+        k = min(rng.uniform(1, 4), p/3)
+        s = lambda z: np.tanh(k*np.sin(2*np.pi*z))/np.tanh(k)
+        style = rng.integers(3)
+        if style == 0: f = s(u)*s(v)                                           # checkerboard
+        elif style == 1: f = 2*(np.cos(2*np.pi*u)*np.cos(2*np.pi*v) > rng.uniform(0.2, 0.7)) - 1.  # dots
+        else: f = np.minimum(s(2*v), s(u + 0.5*np.floor(2*v)))                  # bricks: rows offset by half a period
+        return f.astype(np.float32), kind
+    n = int(np.clip(h*w/rng.uniform(40, 400), 3, 48))  # Voronoi cells of random grey: hard edges at all angles
+    sx, sy, val = rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(-1, 1, n).astype(np.float32)
+    lab = np.argmin((xx.ravel()[:, None] - sx)**2 + (yy.ravel()[:, None] - sy)**2, 1)
+    return val[lab].reshape(h, w), kind
+
+
 # %% ../../nbs/02_data.synthetic.ipynb #2a401952
 def _inside(s, x, y):
     "Whether left-view points (`x`, `y`) lie in shape `s` (a dict: `kind`, `box` and the kind's parameters)"
@@ -98,11 +125,11 @@ def _inside(s, x, y):
     if kind == 'rect': return m & (np.abs(u) <= s['rx']) & (np.abs(v) <= s['ry'])
     return m & ((u/s['rx'])**2 + (v/s['ry'])**2 <= 1)  # ellipse
 
-def _random_shape(rng, H, W, Dw):
-    "A rectangle, ellipse or polygon centred in the H×W image; its box is clipped to [0, `Dw`]×[0, H-1]"
+def _random_shape(rng, H, W, Dw, scale=1.):
+    "A rectangle, ellipse or polygon centred in the H×W image, its radii times `scale`; its box is clipped to [0, `Dw`]×[0, H-1]"
     kind = ('rect', 'ellipse', 'polygon')[rng.integers(3)]
     cx, cy = rng.uniform(0, W-1), rng.uniform(0, H-1)
-    rx, ry = rng.uniform(0.03, 0.25)*W, rng.uniform(0.06, 0.4)*H
+    rx, ry = rng.uniform(0.03, 0.25)*W*scale, rng.uniform(0.06, 0.4)*H*scale
     s = dict(kind=kind, cx=cx, cy=cy)
     if kind == 'polygon':
         n = int(rng.integers(3, 9))  # jittered even angles: gaps < 180°, so the centre is inside and the polygon simple
@@ -120,6 +147,18 @@ def _random_shape(rng, H, W, Dw):
     s['box'] = (max(cx-ex, 0.), min(cx+ex, Dw), max(cy-ey, 0.), min(cy+ey, H-1.))
     return s
 
+# %% ../../nbs/02_data.synthetic.ipynb #04233f61
+def _thin_shape(rng, H, W, Dw):
+    "A thin bar (pole, wire, branch: 1–5 px wide, any angle, mostly near vertical or horizontal) across the H×W image"
+    cx, cy = rng.uniform(0, W-1), rng.uniform(0, H-1)
+    th = rng.choice([np.pi/2, 0., rng.uniform(0, np.pi)], p=[0.45, 0.25, 0.3]) + rng.normal(0, 0.05)
+    rx, ry = rng.uniform(0.2, 0.7)*max(H, W), rng.uniform(0.6, 2.5)  # half-length, half-width
+    co, si = np.cos(th), np.sin(th)
+    ex, ey = rx*abs(co) + ry*abs(si), rx*abs(si) + ry*abs(co)
+    return dict(kind='rect', cx=cx, cy=cy, rx=rx, ry=ry, cos=co, sin=si,
+                box=(max(cx-ex, 0.), min(cx+ex, Dw), max(cy-ey, 0.), min(cy+ey, H-1.)))
+
+
 # %% ../../nbs/02_data.synthetic.ipynb #98091480
 def _fit_plane(a, b, m, box, lo, hi):
     "(a, b, c) of the plane a·x + b·y + c worth `m` at the centre of `box`, shrunk and moved to stay in [`lo`, `hi`] on `box`"
@@ -128,6 +167,70 @@ def _fit_plane(a, b, m, box, lo, hi):
     if span > hi-lo: a, b, span = a*(hi-lo)/span, b*(hi-lo)/span, hi-lo
     m = min(max(m, lo+span/2), hi-span/2)
     return a, b, m - a*(x0+x1)/2 - b*(y0+y1)/2
+
+# %% ../../nbs/02_data.synthetic.ipynb #0a58c2dc
+def _sdisp(p, x, y):
+    "Disparity of surface `p` = (a, b, c, e, f, xc, yc) at left-view points: a·x + b·y + c + e·(x − xc)² + f·(y − yc)²"
+    a, b, c, e, f, xc, yc = p
+    d = a*x + b*y + c
+    if e: d = d + e*(x - xc)**2
+    if f: d = d + f*(y - yc)**2
+    return d
+
+def _ssrc(p, xr, y):
+    "Left-view x of the point of surface `p` that the right view shows at column `xr`: the root of x − d(x, y) = xr"
+    a, b, c, e, f, xc, yc = p
+    k = xr + b*y + c + (f*(y - yc)**2 if f else 0)  # (1 − a)·x − e·(x − xc)² = k
+    if not e: return k/(1 - a)
+    K = k - (1 - a)*xc  # e·u² − (1 − a)·u + K = 0, u = x − xc: the root where x − d(x) increases, in a form stable at e → 0
+    return xc + 2*K/((1 - a) + np.sqrt(np.maximum((1 - a)**2 - 4*e*K, 0)))
+
+def _srange(p, box):
+    "(min, max) of surface `p`'s disparity on `box` (x0, x1, y0, y1): at the corners or a parabola's vertex"
+    a, b, c, e, f, xc, yc = p
+    def ext(s, q, m, t0, t1):  # range of s·t + q·(t − m)² for t in [t0, t1]
+        ts = [t0, t1] + ([m - s/(2*q)] if q and t0 < m - s/(2*q) < t1 else [])
+        v = [s*t + q*(t - m)**2 for t in ts]
+        return min(v), max(v)
+    (lx, hx), (ly, hy) = ext(a, e, xc, *box[:2]), ext(b, f, yc, *box[2:])
+    return c + lx + ly, c + hx + hy
+
+def _fit_surface(a, b, e, f, m, box, lo, hi):
+    "Surface (a, b, c, e, f, xc, yc) centred on `box`, its range mid-point at `m`, shrunk and moved to stay in [`lo`, `hi`]"
+    x0, x1, y0, y1 = box
+    xc, yc, room = (x0 + x1)/2, (y0 + y1)/2, (hi - lo)*(1 - 1e-9)  # a hair of margin against rounding
+    mn, mx = _srange((a, b, 0., e, f, xc, yc), box)
+    if mx - mn > room: a, b, e, f = [v*room/(mx - mn) for v in (a, b, e, f)]; mn, mx = mn*room/(mx - mn), mx*room/(mx - mn)
+    m = min(max(m, lo + (mx - mn)/2), hi - (mx - mn)/2)
+    return (a, b, m - (mn + mx)/2, e, f, xc, yc)
+
+def _curve(rng, a, box, amp):
+    "Curvatures (e, f) of a bulge or dent about `box`'s centre, worth about `amp` px at its edges, with |a| + 2|e|·half-width ≤ 0.5"
+    hx, hy = max((box[1] - box[0])/2, 1), max((box[3] - box[2])/2, 1)
+    sgn, al = rng.choice([-1., 1.]), rng.uniform(0, 1)
+    e, f = sgn*amp*al/hx**2, sgn*amp*(1 - al)/hy**2 * rng.choice([1., -1.], p=[0.8, 0.2])  # sometimes a saddle
+    e = np.clip(e, -(0.5 - abs(a))/(2*hx), (0.5 - abs(a))/(2*hx))  # x ↦ x − d(x) keeps slope ≥ 0.5: invertible
+    return e, f
+
+
+# %% ../../nbs/02_data.synthetic.ipynb #8c5c40cd
+def _blur(img, sigma):
+    "Gaussian blur of 3×H×W `img` with standard deviation `sigma` px (separable, edges repeated)"
+    r = int(3*sigma)  # ±3σ
+    if r == 0: return img
+    k = np.exp(-0.5*(np.arange(-r, r + 1)/sigma)**2); k = (k/k.sum()).astype(np.float32)
+    H, W = img.shape[1:]
+    p = np.pad(img, ((0, 0), (0, 0), (r, r)), mode='edge')
+    img = sum(k[i]*p[:, :, i:i+W] for i in range(2*r + 1))
+    p = np.pad(img, ((0, 0), (r, r), (0, 0)), mode='edge')
+    return sum(k[i]*p[:, i:i+H] for i in range(2*r + 1))
+
+def _vignette(H, W, strength, cx, cy):
+    "H×W gain falling from 1 at (`cx`, `cy`) (fractions of the size) to about 1 − `strength` in the corners"
+    Y, X = np.ogrid[0:H, 0:W]
+    r2 = ((X/(W - 1) - cx)**2 + (Y/(H - 1) - cy)**2)/0.5
+    return (1 - strength*r2).astype(np.float32)
+
 
 # %% ../../nbs/02_data.synthetic.ipynb #0575907a
 def _slice(lo, hi, n):
@@ -143,64 +246,87 @@ def _check_size(height, width, max_disp):
     if max_disp >= width: raise ValueError(f"max_disp must be smaller than width ({width}), got {max_disp}")
 
 # %% ../../nbs/02_data.synthetic.ipynb #92bdc06e
-def synthetic_pair(seed:int,              # random seed: the same seed gives the same pair
-                   height:int=128,        # image height, at least 16
-                   width:int=256,         # image width, at least 32 and larger than `max_disp`
-                   max_disp:int=48,       # disparities lie in [1, `max_disp` − 1]; at least 8
-                   photometric:bool=True, # add right-camera gain/bias/gamma and sensor noise (False: exact copies)
-                   n_objects=(2, 6),      # least and most number of foreground objects
-                  )->dict:                # `left`, `right`, `disp`, `disp_right`, `occ_mask`, `occ_mask_right`
+_PROFILES = {  # background (span, mid-point) and the ground's nearest point as fractions of max_disp; chance of a ground; horizon (of H)
+    'uniform': dict(bg_span=(0.1, 0.35), bg_mid=(0.1, 0.35), ground=(0.5, 1.0), p_ground=0.4, horizon=(0.35, 0.75)),
+    'indoor':  dict(bg_span=(0.15, 0.5), bg_mid=(0.25, 0.5), ground=(0.5, 1.0), p_ground=0.6, horizon=(0.45, 0.8)),  # walls near, a floor
+    'driving': dict(bg_span=(0.02, 0.1), bg_mid=(0.02, 0.06), ground=(0.25, 0.5), p_ground=1.0, horizon=(0.35, 0.55), size=0.6),  # sky far, a road, small objects
+}
+
+def synthetic_pair(seed:int,                  # random seed: the same seed gives the same pair
+                   height:int=128,            # image height, at least 16
+                   width:int=256,             # image width, at least 32 and larger than `max_disp`
+                   max_disp:int=48,           # disparities lie in [1, `max_disp` − 1]; at least 8
+                   photometric:bool=True,     # add right-camera gain/bias/gamma and sensor noise (False: exact copies)
+                   n_objects=(2, 6),          # least and most number of foreground objects
+                   curved:bool=False,         # about half the surfaces curved (bulges, dents, cylinders, saddles)
+                   thin:bool=False,           # add one to four thin structures (poles, wires, 1–5 px wide)
+                   natural_textures:bool=False, # add untextured, periodic and patchy (hard-edged) surfaces
+                   blur:bool=False,           # a different lens blur in each view (σ ≤ 1.2 px)
+                   vignetting:bool=False,     # a different darkening towards the corners in each view
+                   disp_profile:str='uniform', # 'uniform', 'indoor' (near walls, large disparities) or 'driving' (far, a road)
+                  )->dict:                    # `left`, `right`, `disp`, `disp_right`, `occ_mask`, `occ_mask_right`
     "A random rectified stereo pair with exact disparity and occlusion masks (see the top of this page)"
     _check_int('seed', seed, 0); _check_size(height, width, max_disp)
     if (not isinstance(n_objects, (tuple, list)) or len(n_objects) != 2 or
         not all(isinstance(n, (int, np.integer)) for n in n_objects) or not 0 <= n_objects[0] <= n_objects[1]):
         raise ValueError(f"n_objects must be a pair (least, most) of ints with 0 <= least <= most, got {n_objects!r}")
+    if disp_profile not in _PROFILES: raise ValueError(f"disp_profile must be one of {list(_PROFILES)}, got {disp_profile!r}")
+    prof, driving = _PROFILES[disp_profile], disp_profile == 'driving'
     H, W, M = height, width, max_disp
     rng = np.random.default_rng(seed)
     Dw, lo, hi = W - 1 + M, 1., M - 1.
     D = (0., Dw, 0., H - 1.)  # all a view can see, in left-view coordinates
+    flat = lambda p: (*p, 0., 0., 0., 0.)  # a plane as a surface
     # background: far, always slanted
-    span, al, sg = rng.uniform(0.1, 0.35)*M, rng.uniform(0, 1), rng.choice([-1, 1], 2)
-    a, b, c = _fit_plane(sg[0]*span*al/Dw, sg[1]*span*(1-al)/(H-1), rng.uniform(0.1, 0.35)*M, D, lo, hi)
-    surfs = [dict(shape=dict(kind='all', box=D), plane=(a, b, c))]
-    m_bg = a*Dw/2 + b*(H-1)/2 + c
-    if rng.random() < 0.4:  # ground: the half-plane below a tilted horizon, nearer as y grows
-        yh, k = rng.uniform(0.35, 0.75)*H, rng.uniform(-0.15, 0.15)
+    span, al, sg = rng.uniform(*prof['bg_span'])*M, rng.uniform(0, 1), rng.choice([-1, 1], 2)
+    a, b, m = sg[0]*span*al/Dw, sg[1]*span*(1-al)/(H-1), rng.uniform(*prof['bg_mid'])*M
+    if curved and rng.random() < 0.5: p = _fit_surface(a, b, *_curve(rng, a, D, rng.uniform(0.05, 0.2)*M), m, D, lo, hi)
+    else: p = flat(_fit_plane(a, b, m, D, lo, hi))
+    surfs = [dict(shape=dict(kind='all', box=D), plane=p)]
+    m_bg = _sdisp(p, Dw/2, (H-1)/2)
+    if rng.random() < prof['p_ground']:  # ground: the half-plane below a tilted horizon, nearer as y grows
+        yh, k = rng.uniform(*prof['horizon'])*H, rng.uniform(-0.15, 0.15)
         box = (0., Dw, max(0., min(yh - k*W/2, yh + k*(Dw - W/2))), H - 1.)
-        dh = a*W/2 + b*yh + c + rng.uniform(0, 2)
-        pa, pb = rng.uniform(-0.05, 0.05), (rng.uniform(0.5, 1.0)*hi - dh)/max(H-1-yh, 1)
+        dh = _sdisp(p, W/2, yh) + rng.uniform(0, 2)
+        pa, pb = rng.uniform(-0.05, 0.05), (rng.uniform(*prof['ground'])*hi - dh)/max(H-1-yh, 1)
         pc = dh - pa*W/2 - pb*yh
         plane = _fit_plane(pa, pb, pa*(box[0]+box[1])/2 + pb*(box[2]+box[3])/2 + pc, box, lo, hi)
-        surfs.append(dict(shape=dict(kind='halfplane', y0=yh, k=k, xc=W/2, box=box), plane=plane))
-    for _ in range(int(rng.integers(n_objects[0], n_objects[1] + 1))):
-        s = _random_shape(rng, H, W, Dw); x0, x1, y0, y1 = s['box']
+        surfs.append(dict(shape=dict(kind='halfplane', y0=yh, k=k, xc=W/2, box=box), plane=flat(plane)))
+    near = lambda: m_bg + (hi - m_bg)*rng.uniform(0, 1)**3 if driving else rng.uniform(m_bg, hi)  # driving: mostly far
+    n_obj = int(rng.integers(n_objects[0], n_objects[1] + 1))
+    n_thin = int(rng.integers(1, 5)) if thin else 0
+    for j in range(n_obj + n_thin):
+        s = _random_shape(rng, H, W, Dw, prof.get('size', 1.)) if j < n_obj else _thin_shape(rng, H, W, Dw)
+        x0, x1, y0, y1 = s['box']
         if rng.random() < 0.35: oa = ob = 0.  # fronto-parallel
         else:
             span, al, sg = rng.uniform(0.02, 0.3)*M, rng.uniform(0, 1), rng.choice([-1, 1], 2)
             oa = np.clip(sg[0]*span*al/max(x1-x0, 1), -0.25, 0.25)  # |a| < 1 keeps x ↦ x − d(x) invertible
             ob = np.clip(sg[1]*span*(1-al)/max(y1-y0, 1), -0.5, 0.5)
-        surfs.append(dict(shape=s, plane=_fit_plane(oa, ob, rng.uniform(m_bg, hi), s['box'], lo, hi)))
-    texs = [_texture(rng, s['shape']['box']) for s in surfs]
+        if curved and j < n_obj and rng.random() < 0.5:
+            p = _fit_surface(oa, ob, *_curve(rng, oa, s['box'], rng.uniform(0.03, 0.15)*M), near(), s['box'], lo, hi)
+        else: p = flat(_fit_plane(oa, ob, near(), s['box'], lo, hi))
+        surfs.append(dict(shape=s, plane=p))
+    texs = [_texture(rng, s['shape']['box'], natural_textures) for s in surfs]
     gain, bias = rng.uniform(0.95, 1.05, 3), rng.uniform(-5, 5, 3)/255
     gamma, sig_l, sig_r = rng.uniform(0.92, 1.08), rng.uniform(0, 2), rng.uniform(0, 2)  # noise σ in grey levels
 
     Y, X = np.mgrid[0:H, 0:W].astype(np.float64)
-    for s in surfs:  # the plane's range on its box bounds the image columns the surface can reach in each view
-        a, b, c = s['plane']; x0, x1, y0, y1 = s['shape']['box']
-        s['dlo'], s['dhi'] = c + min(a*x0, a*x1) + min(b*y0, b*y1), c + max(a*x0, a*x1) + max(b*y0, b*y1)
-        s['rows'] = _slice(y0, y1, H)
+    for s in surfs:  # the surface's range on its box bounds the image columns it can reach in each view
+        s['dlo'], s['dhi'] = _srange(s['plane'], s['shape']['box'])
+        s['rows'] = _slice(*s['shape']['box'][2:], H)
     # z-buffers, background first: the largest disparity wins
-    a, b, c = surfs[0]['plane']
-    disp, lab = a*X + b*Y + c, np.zeros((H, W), np.int64)
-    src = (X + b*Y + c)/(1 - a)  # right view: surface shows left point x with x − d(x) = x_r
+    p = surfs[0]['plane']
+    disp, lab = _sdisp(p, X, Y), np.zeros((H, W), np.int64)
+    src = _ssrc(p, X, Y)  # right view: the surface shows the left point x with x − d(x) = x_r
     disp_r, lab_r = src - X, np.zeros((H, W), np.int64)
     for i, s in enumerate(surfs[1:], 1):
-        (a, b, c), sh, r = s['plane'], s['shape'], s['rows']
+        p, sh, r = s['plane'], s['shape'], s['rows']
         x0, x1 = sh['box'][:2]
         for right, cs in ((False, _slice(x0, x1, W)), (True, _slice(x0 - s['dhi'], x1 - s['dlo'], W))):
             Xs, Ys = X[r, cs], Y[r, cs]
-            xs = (Xs + b*Ys + c)/(1 - a) if right else Xs  # the left-view point seen at each pixel
-            d = a*xs + b*Ys + c
+            xs = _ssrc(p, Xs, Ys) if right else Xs  # the left-view point seen at each pixel
+            d = _sdisp(p, xs, Ys)
             best, l = (disp_r, lab_r) if right else (disp, lab)
             win = _inside(sh, xs, Ys) & (d > best[r, cs])
             best[r, cs][win], l[r, cs][win] = d[win], i
@@ -209,16 +335,23 @@ def synthetic_pair(seed:int,              # random seed: the same seed gives the
     xr, xl = X - disp, X + disp_r
     occ, occ_r = xr < 0, xl > W - 1
     for i, s in enumerate(surfs):
-        (a, b, c), sh, r = s['plane'], s['shape'], s['rows']
+        p, sh, r = s['plane'], s['shape'], s['rows']
         x0, x1 = sh['box'][:2]
         cs = _slice(x0 - s['dhi'], x1 - s['dlo'] + M, W)
-        xs = (xr[r, cs] + b*Y[r, cs] + c)/(1 - a)  # the point of surface i seen at x − d in the right view
+        xs = _ssrc(p, xr[r, cs], Y[r, cs])  # the point of surface i seen at x − d in the right view
         occ[r, cs] |= _inside(sh, xs, Y[r, cs]) & (xs - xr[r, cs] > disp[r, cs]) & (lab[r, cs] != i)
         cs = _slice(x0 - M, x1, W)
         xs = xl[r, cs]
-        occ_r[r, cs] |= _inside(sh, xs, Y[r, cs]) & (a*xs + b*Y[r, cs] + c > disp_r[r, cs]) & (lab_r[r, cs] != i)
+        occ_r[r, cs] |= _inside(sh, xs, Y[r, cs]) & (_sdisp(p, xs, Y[r, cs]) > disp_r[r, cs]) & (lab_r[r, cs] != i)
     q = lambda v: np.clip(v*255 + 0.5, 0, 255).astype(np.uint8)  # [0, 1] → 0…255, rounded
-    left, right = q(_shade(texs, lab, X, Y, integer=True)), q(_shade(texs, lab_r, src, Y))  # 3×(H·W)
+    left, right = _shade(texs, lab, X, Y, integer=True), _shade(texs, lab_r, src, Y)  # 3×(H·W) in [0, 1]
+    if blur or vignetting:  # lens effects, each view its own
+        left, right = left.reshape(3, H, W), right.reshape(3, H, W)
+        if vignetting:
+            left, right = [v*_vignette(H, W, rng.uniform(0, 0.35), *rng.uniform(0.4, 0.6, 2)) for v in (left, right)]
+        if blur: left, right = [_blur(v, rng.uniform(0, 1.2)) for v in (left, right)]
+        left, right = left.reshape(3, -1), right.reshape(3, -1)
+    left, right = q(left), q(right)
     if photometric:  # right camera: gain, gamma and bias per channel (a lookup table); sensor noise on both views
         lut = q(np.clip(np.linspace(0, 1, 256)[:, None]*gain, 0, 1)**gamma + bias).T  # 3×256
         right = np.stack([lut[ch].take(right[ch]) for ch in range(3)])
@@ -227,8 +360,12 @@ def synthetic_pair(seed:int,              # random seed: the same seed gives the
     return dict(left=left.T.reshape(H, W, 3), right=right.T.reshape(H, W, 3),
                 disp=disp.astype(np.float32), disp_right=disp_r.astype(np.float32), occ_mask=occ, occ_mask_right=occ_r)
 
+# %% ../../nbs/02_data.synthetic.ipynb #e6f01a65
+ALL_SWITCHES = dict(curved=True, thin=True, natural_textures=True, blur=True, vignetting=True)
+
 # %% ../../nbs/02_data.synthetic.ipynb #a267b0f2
 _SPLITS = ('train', 'val', 'test')
+SCENE_KEYS = ('photometric', 'n_objects', 'curved', 'thin', 'natural_textures', 'blur', 'vignetting', 'disp_profile')
 
 def _item_seed(seed, split, i):
     "The `synthetic_pair` seed of item `i` of `split`: a hash of (seed, split, i), so splits never share scenes"
@@ -244,6 +381,7 @@ class SyntheticStereo(Dataset):
                  max_disp:int=48,        # disparities lie in [1, `max_disp` − 1]
                  seed:int=0,             # base seed of the set
                  transform=None,         # callable applied to each sample dict (dict → dict)
+                 **scene,                # `synthetic_pair`'s scene switches (`SCENE_KEYS`): curved=True, disp_profile='driving', ...
                 ):
         if split not in _SPLITS: raise ValueError(f"split must be one of {list(_SPLITS)}, got {split!r}")
         _check_int('num_samples', num_samples, 1); _check_int('seed', seed, 0)
@@ -251,18 +389,23 @@ class SyntheticStereo(Dataset):
             raise ValueError(f"size must be a pair (height, width), got {size!r}")
         _check_size(size[0], size[1], max_disp)
         if transform is not None and not callable(transform): raise TypeError(f"transform must be callable, got {transform!r}")
-        self.split, self.num_samples, self.size, self.max_disp, self.seed, self.transform = \
-            split, num_samples, tuple(size), max_disp, seed, transform
+        if bad := [k for k in scene if k not in SCENE_KEYS]: raise TypeError(f"unknown scene switches {bad}; choose from {list(SCENE_KEYS)}")
+        scene = {k: tuple(v) if k == 'n_objects' else v for k, v in scene.items()}
+        synthetic_pair(0, 16, 32, 8, **scene)  # a bad switch value fails here, naming it, not in a worker later
+        self.split, self.num_samples, self.size, self.max_disp, self.seed, self.transform, self.scene = \
+            split, num_samples, tuple(size), max_disp, seed, transform, scene
 
     @classmethod
     def from_cfg(cls, cfgs:dict, split:str='train'):
-        "The `split` set from a config: `data_cfg`'s `num_train`/`num_val` (val and test), `size`, `seed`; `max_disp` from `model_cfg.base_config`"
+        "The `split` set from a config: `data_cfg`'s `num_train`/`num_val` (val and test), `size`, `seed` and scene switches; `max_disp` from `model_cfg.base_config`"
         d = cfgs['data_cfg']
         n = d.get('num_train', 64) if split == 'train' else d.get('num_val', 16)
         max_disp = cfgs.get('model_cfg', {}).get('base_config', {}).get('max_disp', 48)
-        try: return cls(split, n, tuple(d.get('size', (128, 256))), max_disp, d.get('seed', 0))
+        scene = {k: d[k] for k in SCENE_KEYS if d.get(k) is not None}
+        try: return cls(split, n, tuple(d.get('size', (128, 256))), max_disp, d.get('seed', 0), **scene)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"data_cfg (Synthetic, with num_train/num_val, size, seed and model_cfg.base_config.max_disp): {e}") from e
+            raise ConfigError(f"data_cfg (Synthetic, with num_train/num_val, size, seed, {', '.join(SCENE_KEYS)} "
+                              f"and model_cfg.base_config.max_disp): {e}") from e
 
     def __len__(self): return self.num_samples
 
@@ -270,10 +413,11 @@ class SyntheticStereo(Dataset):
         i = operator.index(i)
         if i < 0: i += self.num_samples
         if not 0 <= i < self.num_samples: raise IndexError(f"index {i} out of range for {self.num_samples} samples")
-        item = synthetic_pair(_item_seed(self.seed, self.split, i), *self.size, max_disp=self.max_disp)
+        item = synthetic_pair(_item_seed(self.seed, self.split, i), *self.size, max_disp=self.max_disp, **self.scene)
         item.update(index=i, name=f'synthetic/{self.split}/{i:05d}')
         return self.transform(item) if self.transform is not None else item
 
     def __repr__(self):
+        scene = ''.join(f", {k}={v!r}" for k, v in self.scene.items())
         return (f"{type(self).__name__}(split={self.split!r}, num_samples={self.num_samples}, size={self.size}, "
-                f"max_disp={self.max_disp}, seed={self.seed})")
+                f"max_disp={self.max_disp}, seed={self.seed}{scene})")
