@@ -55,6 +55,7 @@ class Registry:
         return sorted(self._items)
 
     def __contains__(self, name):
+        if not isinstance(name, str): return False
         if name not in self._items: self._load()
         return name in self._items
 
@@ -62,6 +63,7 @@ class Registry:
         "The class registered as `name`; a `ConfigError` naming `key`, `name` and the choices otherwise"
         if name in self: return self._items[name]
         where = f"{key}: " if key else ""
+        if not isinstance(name, str): raise ConfigError(f"{where}expected a {self.kind} name (a string), got {type(name).__name__} {name!r}; choose one of: {', '.join(self.names())}")
         raise ConfigError(f"{where}unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
 
     __getitem__ = get
@@ -86,7 +88,7 @@ DATA_KEYS = {
     'name': (str, REQUIRED), 'root': (str, '.'),
     'train_list': ((str, type(None)), None), 'val_list': ((str, type(None)), None), 'test_list': ((str, type(None)), None),
     'num_workers': (int, 0), 'train_batch_size': (int, 1), 'val_batch_size': (int, 1), 'test_batch_size': (int, 1),
-    'pin_memory': (bool, False), 'shuffle': (bool, True), 'drop_last': (bool, False),
+    'pin_memory': (bool, False), 'shuffle': (bool, True), 'drop_last': (bool, False), 'max_bad_samples': (int, 0),
     'batch_uniform': (bool, False), 'random_type': (str, 'range'), 'w_range': (_seq, None), 'h_range': (_seq, None),
     'transform': (dict, None),
     # the Synthetic dataset's own keys
@@ -139,15 +141,35 @@ def _check_type(key, value, types):
     if isinstance(value, bool) and types in (int, _num) or not isinstance(value, types):
         _fail(key, f"expected {_type_names(types)}, got {type(value).__name__} {value!r}")
 
-def _fill(section:dict, schema:dict, prefix:str, warn_unknown=True)->dict:
+def _strict(section:dict, prefix:str, default:bool=True)->bool:
+    "The section's own `strict` (a bool), else `default` (the top level's)"
+    s = section.get('strict')
+    if s is None: return default
+    _check_type(f"{prefix}.strict" if prefix else 'strict', s, bool)
+    return s
+
+def _unknown_keys(keys:list, known, prefix:str, strict:bool):
+    "Unknown `keys` of a section: a `ConfigError` naming each with the closest known key (a warning when not `strict`)"
+    if not keys: return
+    known = sorted(map(str, known))
+    msgs = []
+    for k in keys:
+        close = difflib.get_close_matches(str(k), known, n=1)
+        msgs.append(f"{f'{prefix}.{k}' if prefix else k}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    where = prefix or 'the top level'
+    allowed = f"{where} takes: {', '.join(known)}"
+    if strict: raise ConfigError('; '.join(msgs) + f". {allowed} (`strict: false` in {where} makes unknown keys a warning)")
+    warnings.warn('; '.join(msgs) + f"; ignored (strict: false). {allowed}", stacklevel=4)
+
+def _fill(section:dict, schema:dict, prefix:str, strict:bool=True)->dict:
     out = dict(section)
+    strict = _strict(out, prefix, strict)
     for k,(types,default) in schema.items():
         if k not in out or out[k] is None and default is not REQUIRED:
             if default is REQUIRED: _fail(f"{prefix}.{k}", "required key is missing")
             out[k] = copy.deepcopy(default)
         else: _check_type(f"{prefix}.{k}", out[k], types)
-    unknown = [k for k in out if k not in schema]
-    if warn_unknown and unknown: warnings.warn(f"{prefix}: unknown keys {unknown} are ignored", stacklevel=3)
+    _unknown_keys([k for k in out if k not in schema and k != 'strict'], [*schema, 'strict'], prefix, strict)
     return out
 
 def _set_dotted(cfg:dict, dotted:str, value):
@@ -162,7 +184,8 @@ def _read(cfg)->dict:
     if isinstance(cfg, (str, Path)):
         p = Path(cfg)
         if not p.exists(): raise FileNotFoundError(f"config file not found: {p}")
-        with open(p) as f: cfg = yaml.safe_load(f)
+        try: cfg = yaml.safe_load(p.read_bytes().decode('utf-8'))
+        except (UnicodeDecodeError, yaml.YAMLError) as e: raise ConfigError(f"{p}: not a readable YAML file: {e}") from None
         if not isinstance(cfg, dict): raise ConfigError(f"{p}: expected a YAML mapping with data_cfg, model_cfg, loss_cfg, trainer_cfg")
     elif not isinstance(cfg, dict): raise ConfigError(f"expected a YAML path or a dict, got {type(cfg).__name__}")
     return copy.deepcopy(cfg)
@@ -222,14 +245,16 @@ def _round_epochs(t:dict)->dict:
                   f"for the authors' round schedule see MultiScaleLossRounds", stacklevel=4)
     return {**t, 'total_epoch': epochs, 'total_round': n}
 
-def _check_trainer(t:dict, model_name:str)->dict:
-    t = _fill(_round_epochs(t), TRAINER_KEYS, 'trainer_cfg')
+def _check_trainer(t:dict, model_name:str, strict:bool=True)->dict:
+    _check_type('trainer_cfg', t, dict)
+    t = _fill(_round_epochs(t), TRAINER_KEYS, 'trainer_cfg', strict)
     if t['save_name'] is None: t['save_name'] = model_name
     for k in ('total_epoch', 'log_iter', 'save_every', 'val_every'):
         if t[k] < 1: _fail(f'trainer_cfg.{k}', f"must be >= 1, got {t[k]}")
     for k in ('save_every_iter', 'keep_last', 'max_nonfinite'):
         if t[k] < 0: _fail(f'trainer_cfg.{k}', f"must be >= 0 (0: off), got {t[k]}")
     t['optimizer_cfg'] = {**DEFAULT_OPTIMIZER, **(t['optimizer_cfg'] or {})}
+    _check_type('trainer_cfg.optimizer_cfg.solver', t['optimizer_cfg']['solver'], str)
     _check_type('trainer_cfg.optimizer_cfg.lr', t['optimizer_cfg']['lr'], _num)
     ev = dict(t['evaluator_cfg'] or {})
     if 'metric' in ev:
@@ -239,6 +264,7 @@ def _check_trainer(t:dict, model_name:str)->dict:
         ev['metrics'] = m
     ev.setdefault('metrics', list(DEFAULT_METRICS))
     if isinstance(ev['metrics'], str): ev['metrics'] = [ev['metrics']]
+    _check_type('trainer_cfg.evaluator_cfg.metrics', ev['metrics'], _seq)
     ev.setdefault('apply_max_disp', True); ev.setdefault('apply_occ_mask', False)
     t['evaluator_cfg'] = ev
     if t['scheduler_cfg'] is not None and 'scheduler' not in t['scheduler_cfg']:
@@ -255,7 +281,10 @@ def _check_names(cfg:dict):
     import torch
     d,m,t = cfg['data_cfg'],cfg['model_cfg'],cfg['trainer_cfg']
     DATASETS.get(d['name'], key='data_cfg.name')
+    _unknown_keys([k for k in (d['transform'] or {}) if k not in ('train', 'val', 'test')], ['train', 'val', 'test'],
+                  'data_cfg.transform', _strict(d, 'data_cfg', _strict(cfg, '')))
     for split,lst in (d['transform'] or {}).items():
+        if lst is not None: _check_type(f'data_cfg.transform.{split}', lst, list)
         kept = []
         for i,tr in enumerate(lst or []):
             key = f'data_cfg.transform.{split}[{i}]'
@@ -290,13 +319,13 @@ def load_config(cfg,                  # path of a YAML file, or a config dict (l
     for k,v in (overrides or {}).items(): _set_dotted(cfg, k, copy.deepcopy(v))
     for s in SECTIONS:
         if s not in cfg: _fail(s, f"required section is missing (a config has {', '.join(SECTIONS)})")
-    unknown = [k for k in cfg if k not in SECTIONS]
-    if unknown: warnings.warn(f"unknown top-level config sections {unknown} are ignored", stacklevel=2)
+    strict = _strict(cfg, '')
+    _unknown_keys([k for k in cfg if k not in SECTIONS and k != 'strict'], [*SECTIONS, 'strict'], '', strict)
     _check_type('data_cfg', cfg['data_cfg'], dict); _check_type('model_cfg', cfg['model_cfg'], dict)
-    cfg['data_cfg'] = _fill(cfg['data_cfg'], DATA_KEYS, 'data_cfg')
+    cfg['data_cfg'] = _fill(cfg['data_cfg'], DATA_KEYS, 'data_cfg', strict)
     _check_model(cfg['model_cfg'])
     cfg['loss_cfg'] = _check_losses(cfg['loss_cfg'], cfg['model_cfg']['model'])
-    cfg['trainer_cfg'] = _check_trainer(cfg['trainer_cfg'] or {}, cfg['model_cfg']['model'])
+    cfg['trainer_cfg'] = _check_trainer(cfg['trainer_cfg'] or {}, cfg['model_cfg']['model'], strict)
     if check_names: _check_names(cfg)
     return cfg
 

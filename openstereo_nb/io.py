@@ -109,6 +109,7 @@ def write_pfm(path,                    # destination (parent folders are created
 
 # %% ../nbs/01_io.ipynb #0b717ce5
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS   # Pillow's decompression-bomb limit (~179 million pixels)
 
 def _decode_error(e:Exception)->bool:
     "Whether `e`, raised while decoding, means a malformed file (rather than an I/O error such as a missing file)"
@@ -119,8 +120,12 @@ def _png_decode(data:bytes,        # the bytes of a PNG file
                 what:str='PNG',    # what the file should be, for the error message
                )->np.ndarray:      # H×W or H×W×C, uint8 or native uint16 (palette and tRNS expanded)
     "libpng's decoding (through imagecodecs, GIL released) of the PNG file `path`; a broken file is a `ValueError`"
+    if len(data) >= 24 and data[12:16] == b'IHDR':
+        w, h = struct.unpack('>II', data[16:24])
+        if w * h > _MAX_PIXELS:   # a corrupt (or hostile) header would make libpng allocate it all
+            raise ValueError(f"{path}: cannot decode {what}: its header says {w}×{h} pixels, more than {_MAX_PIXELS:,}")
     try: return imagecodecs.png_decode(data)
-    except (imagecodecs.PngError, ValueError) as e: raise ValueError(f"{path}: cannot decode {what}: {e}") from e
+    except (imagecodecs.PngError, ValueError, MemoryError) as e: raise ValueError(f"{path}: cannot decode {what}: {e}") from e
 
 def _as_rgb(a:np.ndarray)->np.ndarray:
     "H×W grey, H×W×2 grey+alpha, H×W×3 RGB or H×W×4 RGBA uint8 as H×W×3 RGB (alpha dropped)"
@@ -142,6 +147,7 @@ def read_image(path, # an image file: PNG, JPEG or anything else Pillow reads
             if im.mode == 'F': raise ValueError(f"{path}: a float image (mode F) is not a colour image")
             if im.mode != 'RGB': im = im.convert('RGB')
             return np.array(im)  # a writable copy
+    except Image.DecompressionBombError as e: raise ValueError(f"{path}: cannot decode image: {e}") from e
     except (OSError, SyntaxError) as e:
         if _decode_error(e): raise ValueError(f"{path}: cannot decode image: {e}") from e
         raise
@@ -240,11 +246,22 @@ def read_fallingthings_disp(path)->np.ndarray:
     "FallingThings disparity from its 16-bit depth PNG (0.1 mm): 460920 / depth"
     return depth_to_disp(_png16(path), FALLINGTHINGS_FB)
 
+def _load_npy(path, what:str)->np.ndarray:
+    "`np.load` of a `.npy` file; a corrupt or truncated one is a `ValueError` naming it (a missing one a `FileNotFoundError`)"
+    try: a = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, PermissionError, IsADirectoryError): raise
+    except Exception as e:   # numpy's header parser raises ValueError, EOFError, SyntaxError or tokenize's TokenError
+        raise ValueError(f"{path}: not a readable .npy {what}: {type(e).__name__}: {e}") from e
+    if not isinstance(a, np.ndarray):   # bytes that start like a zip archive load as an .npz
+        if hasattr(a, 'close'): a.close()
+        raise ValueError(f"{path}: not a readable .npy {what}: it is a {type(a).__name__}, not one array")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{path}: not a readable .npy {what}: dtype {a.dtype} is not numeric")
+    return a
+
 def read_tartanair_disp(path)->np.ndarray:
     "TartanAir disparity from its `.npy` depth (metres): 80 / depth"
-    try: z = np.load(path, allow_pickle=False)
-    except FileNotFoundError: raise
-    except (ValueError, OSError, EOFError) as e: raise ValueError(f"{path}: not a readable .npy depth map: {e}") from e
+    z = _load_npy(path, 'depth map')
     if z.ndim != 2: raise ValueError(f"{path}: expected an H×W depth map, got shape {z.shape}")
     return depth_to_disp(z, TARTANAIR_FB)
 
@@ -284,9 +301,7 @@ def read_disp(path,              # a .pfm, 16-bit .png or .npy disparity file
         if png_scale is None: raise ValueError(f"{path}: a PNG disparity needs png_scale (the stored value per pixel of disparity, KITTI: 256)")
         return read_png_disp(path, png_scale)
     if ext == '.npy':
-        try: d = np.load(path, allow_pickle=False)
-        except FileNotFoundError: raise
-        except (ValueError, OSError, EOFError) as e: raise ValueError(f"{path}: not a readable .npy file: {e}") from e
+        d = _load_npy(path, 'disparity')
         if d.ndim != 2: raise ValueError(f"{path}: expected an H×W disparity, got shape {d.shape}")
         return _zero_invalid(np.array(d, np.float32))
     raise ValueError(f"{path}: unknown disparity format {ext!r} (expected .pfm, .png or .npy)")

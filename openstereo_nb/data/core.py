@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03b_data.core.ipynb #2eec0744
 from __future__ import annotations
-import numbers, os, random
+import numbers, os, random, warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
@@ -17,8 +17,8 @@ from ..config import DATASETS, ConfigError, ensure_config
 from .transforms import Compose, build_transform
 
 # %% auto #0
-__all__ = ['StereoDataset', 'CropSizeSampler', 'StereoDataLoader', 'BatchUniformSampler', 'MixedDataset', 'build_dataset',
-           'stereo_dl', 'stereo_dls']
+__all__ = ['StereoDataset', 'CropSizeSampler', 'DataFaultError', 'StereoDataLoader', 'BatchUniformSampler', 'MixedDataset',
+           'build_dataset', 'stereo_dl', 'stereo_dls']
 
 # %% ../../nbs/03b_data.core.ipynb #bbf5feb6
 _RENAME = {'left': 'ref_img', 'right': 'tgt_img', 'disp': 'disp_gt', 'disp_right': 'disp_gt_right'}
@@ -142,14 +142,26 @@ def _check_stackable(items:list):
                                  "size (RandomCrop, CropOrPad or StereoPad in data_cfg.transform) or use a batch size of 1")
 
 _END = object()
+_SAMPLE_FAULTS = (OSError, ValueError, EOFError)   # what a corrupt, truncated or missing sample raises (readers name its file and list line)
+
+class DataFaultError(RuntimeError):
+    "A corrupt, truncated or missing sample stopped the run (or more of them in one pass than `data_cfg.max_bad_samples`)"
+
+def _fault(e:Exception, s)->str:
+    "One line for a bad sample: the item and the reader's error (which names the file and the list-file line)"
+    return f"item {s[0] if isinstance(s, tuple) else s}: {type(e).__name__}: {e}"
 
 class StereoDataLoader(DataLoader):
     "fastai `DataLoader` whose batches are `(batch_dict, batch_dict)`; with `crop_sizes`, one random crop size per batch"
     def __init__(self, dataset=None,
                  crop_sizes=None,    # a `CropSizeSampler` (or any `rng -> (h, w)`): batch-uniform crops
                  read_threads=None,  # without worker processes, threads that read (decode) items ahead; None: min(4, CPUs, bs)
+                 max_bad_samples:int=0, # corrupt, truncated or missing samples skipped per pass (reported at its end); one more stops
                  **kwargs):          # passed to fastai's `DataLoader` (bs, shuffle, drop_last, num_workers, ...)
-        self.crop_sizes, self.read_threads = crop_sizes, read_threads
+        if isinstance(max_bad_samples, bool) or not isinstance(max_bad_samples, int) or max_bad_samples < 0:
+            raise ConfigError(f"data_cfg.max_bad_samples: expected an int >= 0, got {max_bad_samples!r}")
+        self.crop_sizes, self.read_threads, self.max_bad_samples = crop_sizes, read_threads, max_bad_samples
+        self._faults, self.skipped, self._passes = [], [], 0
         super().__init__(dataset, **kwargs)
 
     def _n_threads(self)->int:
@@ -157,7 +169,41 @@ class StereoDataLoader(DataLoader):
         if self.read_threads is not None: return int(self.read_threads)
         return min(4, os.cpu_count() or 1, self.bs)
 
+    def do_item(self, s):
+        try: return super().do_item(s)
+        except _SAMPLE_FAULTS as e: self._faults.append(_fault(e, s))   # skipped here; the main process decides
+
     def create_batches(self, samps):
+        # Runs in the worker processes (or the main one): a bad sample is left out of its batch and its message
+        # travels with the next batch (or alone at the end) as `data_faults`, so the main process, which knows the
+        # budget, raises or reports it, never a worker's traceback.
+        self._faults = []
+        for b in self._batches(samps):
+            if self._faults: b[0]['data_faults'], self._faults = self._faults, []
+            yield b
+        if self._faults: yield ({'data_faults': self._faults},) * 2
+
+    def __iter__(self):
+        self.skipped, self._passes = [], self._passes + 1
+        for b in super().__iter__():
+            faults = b[0].pop('data_faults', None)
+            if isinstance(b[1], dict): b[1].pop('data_faults', None)
+            if faults:
+                self.skipped += faults
+                if len(self.skipped) > self.max_bad_samples: raise DataFaultError(self._fault_report(stopped=True))
+            if b[0]: yield b
+        if self.skipped: warnings.warn(self._fault_report(stopped=False), stacklevel=2)
+
+    def _fault_report(self, stopped:bool)->str:
+        k, n = self.max_bad_samples, len(self.skipped)
+        listing = '\n  '.join(self.skipped[:20]) + ('\n  ...' if n > 20 else '')
+        if stopped and k == 0:
+            return (f"a bad sample stopped the run:\n  {listing}\n(data_cfg.max_bad_samples: 0; set it to skip up to that "
+                    "many bad samples per epoch, reported at the end of the epoch)")
+        if stopped: return f"{n} bad samples in pass {self._passes} over this loader, more than data_cfg.max_bad_samples = {k}:\n  {listing}"
+        return f"{n} bad sample(s) skipped in pass {self._passes} over this loader (data_cfg.max_bad_samples: {k}):\n  {listing}"
+
+    def _batches(self, samps):
         n = self._n_threads()
         if n <= 1: yield from super().create_batches(samps); return
         # Reading (file I/O and image decoding, which release the GIL) runs ahead in threads; the transforms run
@@ -175,9 +221,11 @@ class StereoDataLoader(DataLoader):
                 s, fut = pending.popleft(); fill()
                 try: batch.append(self.after_item(ds.process(fut.result(), s)))
                 except SkipItemException: continue
+                except _SAMPLE_FAULTS as e: self._faults.append(_fault(e, s)); continue
                 if len(batch) == bs: yield self.do_batch(batch); batch = []
             if batch and not self.drop_last: yield self.do_batch(batch)
-        finally: ex.shutdown(wait=False, cancel_futures=True)
+        # wait for the reads in flight (at most 2·bs): a thread left running could hold a lock when worker processes fork
+        finally: ex.shutdown(wait=True, cancel_futures=True)
 
     def get_idxs(self):
         idxs = super().get_idxs()
@@ -194,6 +242,7 @@ class StereoDataLoader(DataLoader):
 
     def new(self, dataset=None, cls=None, **kwargs):
         kwargs.setdefault('crop_sizes', self.crop_sizes); kwargs.setdefault('read_threads', self.read_threads)
+        kwargs.setdefault('max_bad_samples', self.max_bad_samples)
         return super().new(dataset, cls, **kwargs)
 
 # %% ../../nbs/03b_data.core.ipynb #4f6fb4a6
@@ -322,7 +371,7 @@ def stereo_dl(cfgs,                 # a config (dict or YAML path)
         sizes = CropSizeSampler.from_cfg(d, base)
     return StereoDataLoader(ds, crop_sizes=sizes, bs=d[_SPLITS[split][2]], shuffle=train and d['shuffle'],
                             drop_last=train and d['drop_last'], num_workers=d['num_workers'],
-                            pin_memory=d['pin_memory'], device=device)
+                            pin_memory=d['pin_memory'], device=device, max_bad_samples=d.get('max_bad_samples', 0))
 
 def stereo_dls(cfgs,                    # a config (dict or YAML path)
                device=None,             # where batches go (default: GPU if there is one)

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ensure_config)
 
 # %% auto #0
-__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'BaseModel', 'build_model', 'model_divisor',
-           'pad_to_divisor', 'crop_pad', 'padded_forward']
+__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'check_inputs', 'BaseModel', 'build_model',
+           'model_divisor', 'pad_to_divisor', 'crop_pad', 'padded_forward']
 
 # %% ../../nbs/05_modeling.base_model.ipynb #b7562bdb
 def check_forward_output(out,              # what `forward` returned
@@ -62,6 +62,51 @@ def stereo_output(inputs:dict,                # the batch dict `forward` receive
     out = {'training_disp': training_disp} if training_disp is not None else {'inference_disp': {'disp_est': disp}}
     return {**out, 'visual_summary': {f'image/{phase}/image_c': pair, f'image/{phase}/disp_c': shown}}
 
+# %% ../../nbs/05_modeling.base_model.ipynb #fb87b52a
+def _same_size(ref:Tensor, tgt:Tensor):
+    "A `ValueError` when the left and right images differ in shape"
+    if ref.shape != tgt.shape:
+        raise ValueError(f"left and right images differ in size: ref_img {tuple(ref.shape)} vs tgt_img {tuple(tgt.shape)}; "
+                         "a rectified pair has one size")
+
+def _tracing()->bool:
+    "Whether the current forward is being traced or compiled (no value-dependent checks there)"
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
+
+def check_inputs(inputs,                # the batch dict a model's `forward` receives
+                 training:bool=False,   # training mode: `disp_gt` and `mask` are needed too
+                 in_channels:int=3,     # the image channels the model takes
+                 who:str='model',       # the model named in the messages
+                ):
+    "Raise a `TypeError`, `KeyError` or `ValueError` naming what is wrong with a batch before a network runs on it"
+    if not isinstance(inputs, dict): raise TypeError(f"{who} takes a batch dict with ref_img and tgt_img, got {type(inputs).__name__}")
+    missing = [k for k in ('ref_img', 'tgt_img') if k not in inputs]
+    if missing: raise KeyError(f"{who} needs {missing} in the inputs (the left and right images; got {sorted(inputs)}); "
+                               "OpenStereo's left/right/disp keys: use `model.prepare_inputs`")
+    ref, tgt = inputs['ref_img'], inputs['tgt_img']
+    for k, x in (('ref_img', ref), ('tgt_img', tgt)):
+        if not isinstance(x, Tensor): raise TypeError(f"{who}: {k} must be a tensor, got {type(x).__name__}")
+        if x.ndim != 4: raise ValueError(f"{who}: {k} must be B×C×H×W, got shape {tuple(x.shape)}" + (" (add the batch axis: x[None])" if x.ndim == 3 else ""))
+        if not x.is_floating_point(): raise TypeError(f"{who}: {k} must be a float tensor (normalised images), got {x.dtype}")
+    _same_size(ref, tgt)
+    if ref.shape[1] != in_channels:
+        raise ValueError(f"{who}: ref_img and tgt_img have {ref.shape[1]} channels, the model takes {in_channels} (shape {tuple(ref.shape)})")
+    if training:
+        check_training_inputs(inputs, who)
+        B, _, H, W = ref.shape
+        for k in ('disp_gt', 'mask'):
+            v = inputs[k]
+            if not isinstance(v, Tensor) or tuple(v.shape) != (B, H, W):
+                raise ValueError(f"{who}: {k} must be B×H×W = {(B, H, W)} like the images, got "
+                                 f"{tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__}")
+    if _tracing() or ref.is_meta: return
+    # a NaN or inf makes the sum non-finite: one cheap reduction and one device sync (20× faster than isfinite().all()
+    # on the CPU); only then are the bad values counted (a sum can also overflow with huge but finite values)
+    if bool(torch.isfinite(ref.sum(dtype=torch.float32) + tgt.sum(dtype=torch.float32))): return
+    bad = {k: int((~torch.isfinite(x)).sum()) for k, x in (('ref_img', ref), ('tgt_img', tgt))}
+    if any(bad.values()): raise ValueError(f"{who}: the images hold NaN or inf values ({', '.join(f'{k}: {n}' for k, n in bad.items() if n)}); "
+                         "check the image files and the transforms")
+
 # %% ../../nbs/05_modeling.base_model.ipynb #640a7e0b
 _STAGES = (('backbone_cfg', 'Backbone', BACKBONES), ('cost_processor_cfg', 'CostProcessor', COST_PROCESSORS),
            ('disp_processor_cfg', 'DispProcessor', DISP_PROCESSORS))
@@ -78,10 +123,16 @@ def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
     return cls(**{**args, **own})
 
 # %% ../../nbs/05_modeling.base_model.ipynb #fd2695d6
+def _check_inputs_hook(m, args, kwargs):
+    "Forward pre-hook: `check_inputs` on the batch a `BaseModel` is called with"
+    x = args[0] if args else next(iter(kwargs.values()), None)
+    if x is not None: check_inputs(x, m.training, m.in_channels, m.model_name)
+
 class BaseModel(nn.Module):
     "A stereo network named in `model_cfg.model`; subclasses register themselves by class name"
     divisor:int = 1   # input height and width must be multiples of this (a subclass sets its network's stride)
     min_size:int = 1  # and at least this many pixels (padding goes up to it)
+    in_channels:int = 3  # image channels the network takes (`check_inputs` checks them)
     def __init_subclass__(cls, register:bool=True, **kwargs):
         super().__init_subclass__(**kwargs)
         if register: MODELS.register(cls)
@@ -101,6 +152,7 @@ class BaseModel(nn.Module):
         self.build_network(self.model_cfg)
         if (cfgs.get('trainer_cfg') or {}).get('init_parameters', False): self.init_parameters()
         self.train(is_training)
+        self.register_forward_pre_hook(_check_inputs_hook, with_kwargs=True)
         self.register_forward_hook(lambda m, args, out: check_forward_output(out, args[0] if args else None, m.training, m.model_name))
 
     def build_network(self, model_cfg:dict):
@@ -128,8 +180,7 @@ class BaseModel(nn.Module):
         "A new batch dict (`ref_img`, `tgt_img`, `disp_gt`, `mask`, ...) from OpenStereo's `left`/`right`/`disp` keys"
         rename = {'left': 'ref_img', 'right': 'tgt_img', 'disp': 'disp_gt'}
         out = {rename.get(k, k): v for k,v in inputs.items()}
-        if out['ref_img'].shape != out['tgt_img'].shape:
-            raise ValueError(f"left/right images differ in size: {tuple(out['ref_img'].shape)} vs {tuple(out['tgt_img'].shape)}")
+        _same_size(out['ref_img'], out['tgt_img'])
         if 'disp_gt' in out:
             gt = out['disp_gt']
             mask = (gt > 0) & (gt < self.max_disp) if apply_max_disp else gt > 0
@@ -178,9 +229,7 @@ def pad_to_divisor(inputs:dict,       # a batch dict: `ref_img`, `tgt_img` B×C�
                   )->tuple:           # (padded copy of `inputs`, pad = [top, right, bottom, left])
     "A copy of `inputs` with images (edge pixels) and maps (0 / False) padded to multiples of `divisor` (and `min_size`)"
     ref, tgt = inputs['ref_img'], inputs['tgt_img']
-    if ref.shape != tgt.shape:
-        raise ValueError(f"left and right images differ in size: {tuple(ref.shape)} vs {tuple(tgt.shape)}; "
-                         "a rectified pair has one size")
+    _same_size(ref, tgt)
     if mode not in ('single', 'double'): raise ValueError(f"mode must be 'single' or 'double', got {mode!r}")
     h, w = ref.shape[-2:]
     ph, pw = (max(-(-max(s, min_size) // divisor) * divisor, s) - s for s in (h, w))

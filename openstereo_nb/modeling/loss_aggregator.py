@@ -37,15 +37,22 @@ class LossAggregator:
                 if k not in c: raise ConfigError(f"loss_cfg[{i}].{k}: required key is missing")
         self.losses = {c['log_prefix']: _build_loss(c, i) for i,c in enumerate(cfgs)}
 
-    def _kwargs(self, key, loss, value, batch)->dict:
-        params = _forward_params(loss)
-        kw = dict(value) if isinstance(value, dict) else {params[0].name: value}
+    def _args(self, key, loss, value, batch)->tuple:
+        "(positional, keyword) arguments of `loss` for `training_disp[key] = value`, completed from `batch`"
+        params, args, kw = _forward_params(loss), (), {}
+        if isinstance(value, dict): kw = dict(value)
+        else:   # a tensor (or list): the loss's first argument, by name where it has one, else positionally (`*args`)
+            named = [p for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+            if named: kw = {named[0].name: value}
+            elif any(p.kind == p.VAR_POSITIONAL for p in inspect.signature(loss.forward).parameters.values()): args = (value,)
+            else: raise TypeError(f"loss {type(loss).__name__} for training_disp[{key!r}] takes no positional argument for the "
+                                  f"{type(value).__name__} it got; return a dict of its arguments {[p.name for p in params]} instead")
         for p in params:
             if p.name not in kw and batch is not None and p.name in batch: kw[p.name] = batch[p.name]
         missing = [p.name for p in params if p.name not in kw and p.default is p.empty]
         if missing: raise ValueError(f"loss {type(loss).__name__} for training_disp[{key!r}] needs {missing}, found neither "
                                      f"in training_disp[{key!r}] nor in the batch")
-        return kw
+        return args, kw
 
     def __call__(self,
                  training_disp:dict,     # the model's `training_disp`
@@ -57,7 +64,8 @@ class LossAggregator:
         for k,v in training_disp.items():
             if k in self.losses:
                 loss_fn = self.losses[k]
-                loss, _ = loss_fn(**self._kwargs(k, loss_fn, v, batch))
+                args, kw = self._args(k, loss_fn, v, batch)
+                loss, _ = loss_fn(*args, **kw)
                 term = loss.mean() * loss_fn.loss_term_weight
                 info[f'scalar/train/loss_{k}'] = term.detach()
             elif isinstance(v, Tensor):
