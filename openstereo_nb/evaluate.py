@@ -331,8 +331,9 @@ def zero_shot_config(cfg,            # the trained run's config (dict or YAML pa
     reader = DATASETS.get(d['name'], key=f'{src}: data_cfg.name')
     if d.get('root') is not None and not Path(d['root']).is_dir():
         raise FileNotFoundError(errno.ENOENT, f"{src}: data_cfg.root: dataset folder not found", str(d['root']))
-    from openstereo_nb.data.readers import ListReader, Folder
-    if isinstance(reader, type) and issubclass(reader, ListReader) and not issubclass(reader, Folder):
+    # by class name, not identity: a notebook run in the same process (nbdev_test reuses them) re-registers its own copies
+    bases = {c.__name__ for c in reader.__mro__} if isinstance(reader, type) else set()
+    if 'ListReader' in bases and 'Folder' not in bases:
         key = f'{split}_list'
         if not d.get(key): raise ConfigError(f"{src}: data_cfg.{key}: required to evaluate the {split} split of {d['name']} (a list file of paths relative to data_cfg.root)")
         if not Path(d[key]).is_file(): raise FileNotFoundError(errno.ENOENT, f"{src}: data_cfg.{key}: list file not found", str(d[key]))
