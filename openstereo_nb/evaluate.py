@@ -458,3 +458,8 @@ def eval_main(argv=None):
     print(res.table().to_string(float_format=lambda v: f'{v:.4f}'))
     print(f"written: {per}\n         {agg}")
     return res
+
+def _eval_script()->int:
+    "Entry point of the `openstereo_eval` command: `eval_main` on `sys.argv`, exit status 0 (its result is for notebooks)"
+    eval_main()
+    return 0

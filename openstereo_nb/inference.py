@@ -524,3 +524,8 @@ def predict_main(argv=None): # the command line arguments (default: sys.argv[1:]
     src = getattr(model, 'checkpoint_path', a.ckpt)
     print(f"{type(model).__name__} from {src}: {len(table)} pair(s), {table['seconds'].sum():.1f} s; wrote {', '.join(a.format)} to {a.out}")
     return table
+
+def _predict_script()->int:
+    "Entry point of the `openstereo_predict` command: `predict_main` on `sys.argv`, exit status 0 (its table is for notebooks)"
+    predict_main()
+    return 0
