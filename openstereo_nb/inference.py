@@ -497,7 +497,7 @@ def predict_folder(model,                # `BaseModel`, `Learner`, checkpoint fi
 def predict_main(argv=None): # the command line arguments (default: sys.argv[1:])
     "Console script `openstereo_predict`: disparity maps for a stereo pair or folders of pairs, from a checkpoint or a run folder"
     p = argparse.ArgumentParser(prog='openstereo_predict', description=predict_main.__doc__,
-                                epilog='example: openstereo_predict --ckpt output/Synthetic/PSMNet/PSMNet_quickstart left.png right.png -o pred')
+                                epilog='example: openstereo_predict --ckpt output/Synthetic/QuickStereoNet/QuickStereoNet_quickstart left.png right.png -o pred')
     p.add_argument('left', metavar='LEFT', help='the left image; a folder of pairs (left/ right/, image_2/ image_3/, '
                    '<scene>/im0.png im1.png); a folder of left images; or a glob of left images (quoted)')
     p.add_argument('right', metavar='RIGHT', nargs='?', default=None, help='the right image, or the folder (or glob) of right images')
