@@ -48,7 +48,7 @@ def stereo_learner(cfgs,            # config dict or YAML path
                    dls=None,        # `DataLoaders` (default: `stereo_dls(cfgs)`)
                    model=None,      # model (default: `build_model(cfgs)`)
                    **kwargs)->Learner:
-    "A fastai `Learner` built from an OpenStereo config"
+    "A fastai `Learner` built from an OpenStereo config: data, model, losses, metrics and every `trainer_cfg` callback"
     cfgs = load_config(cfgs)
     t = cfgs['trainer_cfg']
     if dls is None: dls = stereo_dls(cfgs)
@@ -61,6 +61,10 @@ def stereo_learner(cfgs,            # config dict or YAML path
         if torch.cuda.is_available(): cbs.append(MixedPrecision())
         else: warnings.warn("trainer_cfg.amp: mixed precision needs a CUDA GPU; training in fp32 on the CPU")
     user_cbs = list(kwargs.pop('cbs', []))
+    # the schedule, validation and iteration limit: `learn.fit(n)` follows them as `fit_config` does
+    if not any(isinstance(c, TorchSchedulerCallback) for c in user_cbs): cbs.append(TorchSchedulerCallback(t['scheduler_cfg']))
+    if not any(isinstance(c, ValEveryCallback) for c in user_cbs): cbs.append(ValEveryCallback(t['val_every']))
+    if t['max_iter'] and not any(isinstance(c, MaxIterCallback) for c in user_cbs): cbs.append(MaxIterCallback(t['max_iter']))
     if not any(isinstance(c, LiveView) for c in user_cbs): cbs.append(LiveView(log_iter=t['log_iter']))
     learn = Learner(dls, model, loss_func=StereoLoss(cfgs['loss_cfg']), opt_func=opt_func_from_cfg(t['optimizer_cfg']),
                     lr=t['optimizer_cfg']['lr'], metrics=metrics_from_cfg(t['evaluator_cfg']),
@@ -123,7 +127,14 @@ def fit_config(self:Learner,
     "Train for the whole schedule of `trainer_cfg`, writing checkpoints and metrics to a run folder; `resume: true` continues the newest checkpoint"
     cfgs = self.cfgs; t = cfgs['trainer_cfg']
     base = Path(run_dir) if run_dir is not None else run_dir_name(t, cfgs['data_cfg']['name'], cfgs['model_cfg']['model'])
-    sched, start, hint, path, extra = TorchSchedulerCallback(t['scheduler_cfg']), 0, t['restore_hint'], None, []
+    fit_cbs = []
+    def own(cls, make):  # stereo_learner's callback for this part of trainer_cfg; one made for this fit if the learner lacks it
+        return next((c for c in self.cbs if isinstance(c, cls)), None) or fit_cbs.append(make()) or fit_cbs[-1]
+    sched = own(TorchSchedulerCallback, lambda: TorchSchedulerCallback(t['scheduler_cfg']))
+    val = own(ValEveryCallback, lambda: ValEveryCallback(t['val_every']))
+    if t['max_iter']: own(MaxIterCallback, lambda: MaxIterCallback(t['max_iter']))
+    sched.state, sched.start_iter = None, 0
+    start, hint, path, extra = 0, t['restore_hint'], None, []
     if hint not in (0, None, ''):
         path = Path(hint) if isinstance(hint, str) else base/'checkpoints'/f"{t['save_name']}_epoch_{hint:0>3}.pt"
     elif t['resume']:  # the run folder's newest checkpoint (its `latest` pointer), if it has one; else a new run
@@ -141,13 +152,11 @@ def fit_config(self:Learner,
     self.path, self.run_dir = run_dir, run_dir
     if resuming: _trim_metrics(run_dir, start)
     save_config(cfgs, run_dir/'config.yaml' if not resuming else _free_name(run_dir/f'config_resume_{start:0>3}.yaml'))
-    fit_cbs = [sched, ValEveryCallback(t['val_every'], start),
-               CheckpointCallback(run_dir, t['save_name'], t['save_every'], start, t['save_every_iter'], t['keep_last']),
-               MetricsCSVLogger(fname='metrics.csv', append=resuming), EpochOffsetCallback(start)] + extra
-    if t['max_iter']: fit_cbs.append(MaxIterCallback(t['max_iter']))
-    self.raise_nonfinite = True  # a persistent NaN ends the fit; it is raised here, after every callback has closed its files
+    fit_cbs += [CheckpointCallback(run_dir, t['save_name'], t['save_every'], start, t['save_every_iter'], t['keep_last']),
+                MetricsCSVLogger(fname='metrics.csv', append=resuming), EpochOffsetCallback(start)] + extra
+    self.raise_nonfinite, val.epoch_offset = True, start  # a persistent NaN ends the fit; it is raised here, after every callback has closed its files
     try: self.fit(t['total_epoch'] - start, lr=t['optimizer_cfg']['lr'], cbs=fit_cbs + list(cbs or []), reset_opt=not resuming)
-    finally: self.raise_nonfinite = False
+    finally: self.raise_nonfinite, val.epoch_offset = False, 0
     stop = next((cb.stop_msg for cb in self.cbs if isinstance(cb, NonFiniteCallback) and cb.stop_msg), None)
     if stop is not None: raise NonFiniteError(stop)
     return pd.read_csv(run_dir/'metrics.csv')

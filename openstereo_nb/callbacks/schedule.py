@@ -4,12 +4,13 @@
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #7e0deb1f
 from __future__ import annotations
-import math
+import math, warnings
 import torch
 from torch import nn
 from fastai.learner import Callback, Recorder, CancelValidException, CancelFitException, CancelTrainException
 from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.schedule import ParamScheduler
 from ..config import ConfigError
 
 # %% auto #0
@@ -26,21 +27,28 @@ class TorchSchedulerCallback(Callback):
         self.on_epoch = cfg.pop('on_epoch', True)
         self.warmup_steps = int((cfg.pop('warmup', None) or {}).get('warmup_steps', 0))
         self.kwargs, self.sched = cfg, None
-        self.state, self.start_iter = None, 0  # set when resuming: scheduler state, iterations already done
+        self.state, self.start_iter, self.active, self.pending = None, 0, True, False  # set when resuming: scheduler state, iterations already done
 
     def before_fit(self):
+        self.active = not any(isinstance(c, ParamScheduler) for c in getattr(self.learn, 'cbs', []))
+        if not self.active:  # fit_one_cycle, fit_flat_cos, lr_find: fastai's schedule drives the learning rate
+            if self.sched_name or self.warmup_steps:
+                warnings.warn(f"trainer_cfg.scheduler_cfg ({self.sched_name or 'warm-up'}) is not applied: this fit brings its own "
+                              f"learning-rate schedule (fastai's {type(next(c for c in self.learn.cbs if isinstance(c, ParamScheduler))).__name__})")
+            return
         if not isinstance(self.learn.opt, OptimWrapper):
             raise TypeError("TorchSchedulerCallback needs a torch optimizer wrapped in fastai's OptimWrapper "
                             "(stereo_learner builds one from optimizer_cfg)")
-        self.topt = self.learn.opt.opt  # the torch optimizer
+        self.topt, self.sched = self.learn.opt.opt, None  # the torch optimizer; each fit starts the schedule afresh
         if self.sched_name is not None:
             cls = getattr(torch.optim.lr_scheduler, self.sched_name, None)
             if not isinstance(cls, type): raise ConfigError(f"trainer_cfg.scheduler_cfg.scheduler: unknown scheduler {self.sched_name!r}")
             try: self.sched = cls(self.topt, **self.kwargs)
             except TypeError as e: raise ConfigError(f"trainer_cfg.scheduler_cfg: {self.sched_name}: {e}") from None
-            if self.state is not None:
+            if self.state is not None:  # resuming (`Learner.fit_config`): continue where the checkpoint left off
                 self.sched.load_state_dict(self.state)
                 for g,lr in zip(self.topt.param_groups, self.sched.get_last_lr()): g['lr'] = lr
+        self.state, self.pending = None, False
         self.base = [g['lr'] for g in self.topt.param_groups]  # the scheduler's (undamped) learning rates
 
     def _warm(self):
@@ -49,26 +57,36 @@ class TorchSchedulerCallback(Callback):
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr * w
 
     def before_batch(self):
-        if self.training: self._warm()
+        if self.training and self.active: self._flush(); self._warm()
 
     def _step(self):
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr  # undamped value for the scheduler
         self.sched.step()
         self.base = [g['lr'] for g in self.topt.param_groups]
 
+    def _flush(self):
+        "The per-iteration step owed by the last batch: taken before the next batch, so the recorder logs each batch's own lr"
+        if self.pending: self.pending = False; self._step()
+
     def after_batch(self):
-        if self.training and self.sched is not None and not self.on_epoch: self._step()
+        if self.training and self.active and self.sched is not None and not self.on_epoch: self.pending = True
 
     def after_epoch(self):
+        if not self.active: return
+        self._flush()
         if self.sched is not None and self.on_epoch: self._step()
 
     def after_fit(self):
-        if self.sched is not None: self.state = self.sched.state_dict()
+        if not self.active: return
+        self._flush()
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr
+        self.start_iter = 0  # a resumed position holds for one fit
 
     def state_dict(self)->dict|None:
-        "The torch scheduler's state (for checkpoints)"
-        return self.sched.state_dict() if self.sched is not None else self.state
+        "The torch scheduler's state (for checkpoints), with every finished batch's step taken"
+        if self.sched is None: return self.state
+        self._flush()
+        return self.sched.state_dict()
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #55fb3ec8
 class ClipGradCallback(Callback):
