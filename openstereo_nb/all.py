@@ -1,4 +1,5 @@
 "`from openstereo_nb.all import *`: the public API in one import (hand-written re-export hub)."
+from .registry import *
 from .config import *
 from .data.synthetic import *
 from .data.transforms import *

@@ -15,7 +15,8 @@ from torch import Tensor
 from torch.utils.data import default_collate
 from fastprogress.fastprogress import progress_bar
 from fastai.learner import Learner
-from .config import ConfigError, DATASETS, load_config
+from .registry import ConfigError, DATASETS
+from .config import load_config
 from .modeling.base_model import build_model, padded_forward, crop_pad
 
 # %% auto #0

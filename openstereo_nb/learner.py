@@ -16,7 +16,8 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.progress import CSVLogger  # importing it also brings fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
-from .config import ConfigError, load_config, save_config
+from .registry import ConfigError
+from .config import load_config, save_config
 from .optim import optimizer_class
 from .data.core import stereo_dls
 from .metrics import metrics_from_cfg

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from fastai.learner import Metric
-from .config import METRICS, ConfigError, DEFAULT_METRICS
+from .registry import METRICS, ConfigError
+from .config import DEFAULT_METRICS
 
 # %% auto #0
 __all__ = ['valid_mask', 'epe', 'd1_all', 'bad_n', 'bad_1', 'bad_2', 'bad_3', 'StereoMetric', 'metrics_from_cfg']

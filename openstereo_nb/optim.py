@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from torch.optim import Optimizer
-from .config import ConfigError
+from .registry import ConfigError
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'Lamb', 'optimizer_class']

@@ -11,7 +11,7 @@ from fastai.learner import Callback, Recorder, CancelValidException, CancelFitEx
 from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import ParamScheduler
-from ..config import ConfigError
+from ..registry import ConfigError
 
 # %% auto #0
 __all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEveryCallback', 'EpochOffsetCallback',

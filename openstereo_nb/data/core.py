@@ -13,7 +13,8 @@ from torch import Tensor
 from torch.utils.data import Dataset, BatchSampler
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader, SkipItemException
-from ..config import DATASETS, ConfigError, ensure_config
+from ..registry import DATASETS, ConfigError
+from ..config import ensure_config
 from .transforms import Compose, build_transform
 
 # %% auto #0

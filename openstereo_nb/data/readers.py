@@ -8,7 +8,7 @@ import bisect, errno, operator, re
 from pathlib import Path, PurePosixPath
 import numpy as np
 from torch.utils.data import Dataset
-from ..config import DATASETS, ConfigError
+from ..registry import DATASETS, ConfigError
 from ..io import (read_image, read_pfm, read_png_disp, read_sintel_disp, read_fallingthings_disp,
                               read_tartanair_disp, read_vkitti2_disp, read_occ_mask, read_disp)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 import numpy as np
 from torch.utils.data import Dataset
-from ..config import DATASETS, ConfigError
+from ..registry import DATASETS, ConfigError
 
 # %% auto #0
 __all__ = ['ALL_SWITCHES', 'SCENE_KEYS', 'synthetic_pair', 'SyntheticStereo']

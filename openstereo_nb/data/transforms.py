@@ -8,7 +8,7 @@ import copy, inspect
 import numpy as np
 from PIL import Image, ImageEnhance
 import torch
-from ..config import TRANSFORMS, ConfigError
+from ..registry import TRANSFORMS, ConfigError
 
 # %% auto #0
 __all__ = ['IMAGE_KEYS', 'MAP_KEYS', 'RIGHT_KEYS', 'check_sample', 'RandomCrop', 'CenterCrop', 'TestCrop', 'StereoPad',

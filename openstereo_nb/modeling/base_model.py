@@ -8,7 +8,8 @@ import inspect, warnings
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from ..config import (ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ensure_config)
+from ..registry import ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS
+from ..config import ensure_config
 
 # %% auto #0
 __all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'check_inputs', 'BaseModel', 'build_model',

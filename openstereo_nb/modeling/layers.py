@@ -6,11 +6,14 @@
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
+from torch.nn.modules.utils import _pair
 
 # %% auto #0
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
-           'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'disp_samples', 'cat_fms', 'Hourglass',
-           'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost', 'disparity_regression', 'GwcHourglass']
+           'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
+           'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'disp_samples', 'cat_fms',
+           'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost', 'disparity_regression',
+           'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -123,6 +126,88 @@ class BasicBlock(nn.Module):
     def forward(self, x:Tensor)->Tensor:
         out = self.conv2(self.conv1(x))
         return out + (x if self.downsample is None else self.downsample(x))
+
+# %% ../../nbs/07_modeling.layers.ipynb #95dad44e
+def convbn_relu(in_planes:int, out_planes:int, kernel_size, stride, padding, dilation=1)->nn.Sequential:
+    "v1's `Sequential(convbn(...), ReLU)`: bias-free Conv2d + BatchNorm2d (nested), then an in-place ReLU"
+    return nn.Sequential(conv_bn(True, in_planes, out_planes, kernel_size, stride, padding, dilation, bias=False),
+                         nn.ReLU(inplace=True))
+
+def convbn_relu3d(in_planes:int, out_planes:int)->nn.Sequential:
+    "v1's `Sequential(convbn_3d(...), ReLU)`: bias-free 3×3×3 Conv3d + BatchNorm3d (nested), then an in-place ReLU"
+    return nn.Sequential(conv3d_bn(True, in_planes, out_planes, 3, 1, 1, bias=False), nn.ReLU(inplace=True))
+
+
+# %% ../../nbs/07_modeling.layers.ipynb #7df271a6
+class GwcBasicBlock(nn.Module):
+    "Residual block in v1's GwcNet layout: `conv1` (conv-BN, ReLU) → `conv2` (conv-BN) + shortcut, no final ReLU"
+    expansion = 1
+    def __init__(self,
+                 in_planes:int,             # input channels
+                 planes:int,                # output channels
+                 stride:int,                # stride of `conv1`
+                 downsample:nn.Module|None, # shortcut branch; `None` for the identity
+                 pad:int,                   # padding of both 3×3 convs (replaced by `dilation` if that is above 1)
+                 dilation:int,              # dilation of both 3×3 convs
+                ):
+        super().__init__()
+        self.conv1 = convbn_relu(in_planes, planes, 3, stride, pad, dilation)
+        self.conv2 = conv_bn(True, planes, planes, 3, 1, pad, dilation, bias=False)
+        self.downsample, self.stride = downsample, stride
+
+    def forward(self, x:Tensor)->Tensor:
+        out = self.conv2(self.conv1(x))
+        return out + (x if self.downsample is None else self.downsample(x))
+
+# %% ../../nbs/07_modeling.layers.ipynb #b2669b68
+def make_layer(block,            # residual block class, called as `block(in_planes, planes, stride, downsample, pad, dilation)`
+               in_planes:int,    # channels entering the stage
+               planes:int,       # channels of every block's output
+               blocks:int,       # number of blocks
+               stride:int,       # stride of the first block
+               pad:int,          # padding of the 3×3 convs (replaced by `dilation` above 1)
+               dilation:int,     # dilation of the 3×3 convs
+              )->nn.Sequential:
+    "v1's `_make_layer`: `blocks` blocks; the first carries the stride and, when the shape changes, a bias-free 1×1 conv-BN shortcut"
+    down = conv_bn(True, in_planes, planes, kernel_size=1, stride=stride, padding=0, bias=False) if stride != 1 or in_planes != planes else None
+    return nn.Sequential(block(in_planes, planes, stride, down, pad, dilation),
+                         *[block(planes, planes, 1, None, pad, dilation) for _ in range(1, blocks)])
+
+
+# %% ../../nbs/07_modeling.layers.ipynb #2826a1f0
+class GwcFeatureExtraction(nn.Module):
+    "GwcNet's features: B×3×H×W → {`gwc_feature`: B×320×H/4×W/4[, `concat_feature`: B×C×H/4×W/4]}"
+    def __init__(self,
+                 concat_feature:bool=False,      # also compute `concat_feature` (GwcNet-gc)
+                 concat_feature_channel:int=12, # its channels
+                ):
+        super().__init__()
+        self.concat_feature = concat_feature
+        self.firstconv = nn.Sequential(*convbn_relu(3, 32, 3, 2, 1), *convbn_relu(32, 32, 3, 1, 1), *convbn_relu(32, 32, 3, 1, 1))
+        self.layer1 = make_layer(GwcBasicBlock, 32, 32, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer2 = make_layer(GwcBasicBlock, 32, 64, blocks=16, stride=2, pad=1, dilation=1)
+        self.layer3 = make_layer(GwcBasicBlock, 64, 128, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer4 = make_layer(GwcBasicBlock, 128, 128, blocks=3, stride=1, pad=1, dilation=2)
+        if concat_feature:
+            self.lastconv = nn.Sequential(*convbn_relu(320, 128, 3, 1, 1),
+                                          nn.Conv2d(128, concat_feature_channel, kernel_size=1, padding=0, stride=1, bias=False))
+
+    def forward(self, x:Tensor)->dict:
+        l2 = self.layer2(self.layer1(self.firstconv(x)))   # 1/4, 64 channels
+        l3 = self.layer3(l2)                                # 1/4, 128
+        l4 = self.layer4(l3)                                # 1/4, 128 (dilated)
+        gwc = torch.cat((l2, l3, l4), dim=1)
+        return {'gwc_feature': gwc, 'concat_feature': self.lastconv(gwc)} if self.concat_feature else {'gwc_feature': gwc}
+
+# %% ../../nbs/07_modeling.layers.ipynb #c26aa24d
+class SPPAvgPool2d(nn.AvgPool2d):
+    "Non-overlapping `AvgPool2d` whose window shrinks to the feature map in any dimension where the map is smaller"
+    def forward(self, x:Tensor)->Tensor:
+        k, s = _pair(self.kernel_size), _pair(self.stride)
+        if all(ki <= n for ki,n in zip(k, x.shape[-2:])): return super().forward(x)  # the reference's behaviour
+        k = tuple(min(ki, n) for ki,n in zip(k, x.shape[-2:]))
+        s = tuple(min(si, n) for si,n in zip(s, x.shape[-2:]))
+        return F.avg_pool2d(x, k, s, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override)
 
 # %% ../../nbs/07_modeling.layers.ipynb #beff7d45
 def disp_samples(max_disp:int,   # number of disparities searched (at the volume's scale)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import torch
 from torch import Tensor
-from ..config import LOSSES, ConfigError
+from ..registry import LOSSES, ConfigError
 from .losses import BaseLoss
 
 # %% auto #0

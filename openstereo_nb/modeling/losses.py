@@ -8,7 +8,7 @@ import functools
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from ..config import LOSSES
+from ..registry import LOSSES
 
 # %% auto #0
 __all__ = ['BaseLoss', 'masked_smooth_l1', 'Smooth_l1_Loss', 'Weighted_Smooth_l1_Loss', 'gather_and_scale_wrapper']

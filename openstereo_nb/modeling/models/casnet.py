@@ -7,12 +7,10 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import conv_bn, conv3d_bn, upsample_cost, GwcHourglass
-from .gwcnet import GwcBasicBlock
-from .psmnet import SPPAvgPool2d
+from ..layers import convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv_bn, conv3d_bn, upsample_cost, GwcHourglass
 
 # %% auto #0
 __all__ = ['CAS_STAGE_SCALES', 'CAS_MODEL_TYPES', 'check_casnet_config', 'check_casnet_input', 'cas_disp_range_samples',
@@ -127,32 +125,17 @@ def cas_gwc_volume(ref:Tensor, tgt:Tensor, disp_samples:Tensor,
     return (x * y).view(B, num_groups, C // num_groups, disp_samples.shape[1], H, W).mean(dim=2)
 
 # %% ../../../nbs/23_models.casnet.ipynb #263356ae
-def _cbr(in_planes, out_planes, kernel_size, stride, padding, dilation=1):
-    "v1's `Sequential(convbn(...), ReLU)`: bias-free Conv2d + BatchNorm2d, then an in-place ReLU"
-    return nn.Sequential(conv_bn(True, in_planes, out_planes, kernel_size, stride, padding, dilation, bias=False),
-                         nn.ReLU(inplace=True))
-
 class _CasTrunk(nn.Module):
     "The trunk shared by both feature pyramids: full-res `firstconv_a`, stride-2 `firstconv_b`, `layer1…layer4`"
     def __init__(self, num_stage:int):
         super().__init__()
-        self.num_stage, self.inplanes = num_stage, 32
-        self.firstconv_a = nn.Sequential(*_cbr(3, 32, 3, 1, 1), *_cbr(32, 32, 3, 1, 1))
-        self.firstconv_b = _cbr(32, 32, 3, 2, 1)
-        self.layer1 = self._make_layer(32, blocks=3, stride=1, dilation=1)
-        self.layer2 = self._make_layer(64, blocks=16, stride=2, dilation=1)
-        self.layer3 = self._make_layer(128, blocks=3, stride=1, dilation=1)
-        self.layer4 = self._make_layer(128, blocks=3, stride=1, dilation=2)
-
-    def _make_layer(self, planes, blocks, stride, dilation):
-        "`blocks` GwcBasicBlocks; the first carries the stride and, when the shape changes, a 1×1 conv-BN shortcut"
-        down = None
-        if stride != 1 or self.inplanes != planes:
-            down = conv_bn(True, self.inplanes, planes, kernel_size=1, stride=stride, padding=0, bias=False)
-        layers = [GwcBasicBlock(self.inplanes, planes, stride, down, 1, dilation)]
-        self.inplanes = planes
-        layers += [GwcBasicBlock(planes, planes, 1, None, 1, dilation) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        self.num_stage = num_stage
+        self.firstconv_a = nn.Sequential(*convbn_relu(3, 32, 3, 1, 1), *convbn_relu(32, 32, 3, 1, 1))
+        self.firstconv_b = convbn_relu(32, 32, 3, 2, 1)
+        self.layer1 = make_layer(GwcBasicBlock, 32, 32, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer2 = make_layer(GwcBasicBlock, 32, 64, blocks=16, stride=2, pad=1, dilation=1)
+        self.layer3 = make_layer(GwcBasicBlock, 64, 128, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer4 = make_layer(GwcBasicBlock, 128, 128, blocks=3, stride=1, pad=1, dilation=2)
 
     def trunk(self, x:Tensor)->tuple:
         "Feature maps: full-res (32 channels), 1/2 (32), then `layer2`, `layer3`, `layer4` at 1/4 (64, 128, 128)"
@@ -171,8 +154,8 @@ class CasPSMFeatures(_CasTrunk):
     def __init__(self, num_stage:int=2): # cascade stages (v1: 2)
         super().__init__(num_stage)
         for i, k in enumerate((64, 32, 16, 8), 1):
-            setattr(self, f'branch{i}', nn.Sequential(SPPAvgPool2d((k, k), stride=(k, k)), *_cbr(128, 32, 1, 1, 0)))
-        self.inner0 = nn.Sequential(*_cbr(320, 128, 3, 1, 1), nn.Conv2d(128, 32, kernel_size=1, padding=0, stride=1, bias=True))
+            setattr(self, f'branch{i}', nn.Sequential(SPPAvgPool2d((k, k), stride=(k, k)), *convbn_relu(128, 32, 1, 1, 0)))
+        self.inner0 = nn.Sequential(*convbn_relu(320, 128, 3, 1, 1), nn.Conv2d(128, 32, kernel_size=1, padding=0, stride=1, bias=True))
         self.lastconv = nn.Conv2d(32, 32, kernel_size=3, padding=1, stride=1, bias=False)
         self.out_channels = [32, 16, 8][:num_stage]
         # v1's registration order (inner1, inner2, out2, out3), so state-dict keys come in the same order
@@ -200,7 +183,7 @@ class CasGwcFeatures(_CasTrunk):
                 ):
         super().__init__(num_stage)
         c = concat_feature_channel
-        self.out1_cat = nn.Sequential(*_cbr(320, 128, 3, 1, 1), nn.Conv2d(128, c, kernel_size=1, padding=0, stride=1, bias=False))
+        self.out1_cat = nn.Sequential(*convbn_relu(320, 128, 3, 1, 1), nn.Conv2d(128, c, kernel_size=1, padding=0, stride=1, bias=False))
         self.out_channels = [(320, c), (160, c // 2), (80, c // 4)][:num_stage]
         for i in range(2, num_stage + 1): setattr(self, f'inner{i - 1}', nn.Conv2d(32, 320, 1, bias=True))
         for i in range(2, num_stage + 1):
@@ -219,10 +202,6 @@ class CasGwcFeatures(_CasTrunk):
         return out
 
 # %% ../../../nbs/23_models.casnet.ipynb #8275511b
-def _cbr3(in_planes, out_planes):
-    "v1's `Sequential(convbn_3d(...), ReLU)`: bias-free 3×3×3 Conv3d + BatchNorm3d, then an in-place ReLU"
-    return nn.Sequential(conv3d_bn(True, in_planes, out_planes, 3, 1, 1, bias=False), nn.ReLU(inplace=True))
-
 class CasCostAggregation(nn.Module):
     "A cascade stage's 3D aggregation and regression: volume B×C×D/s×H/s×W/s → 4 (train) or 1 (eval) B×H×W estimates"
     def __init__(self,
@@ -231,11 +210,11 @@ class CasCostAggregation(nn.Module):
                 ):
         super().__init__()
         c = base_channels
-        self.dres0 = nn.Sequential(*_cbr3(in_channels, c), *_cbr3(c, c))
-        self.dres1 = nn.Sequential(*_cbr3(c, c), conv3d_bn(True, c, c, 3, 1, 1, bias=False))
+        self.dres0 = nn.Sequential(*convbn_relu3d(in_channels, c), *convbn_relu3d(c, c))
+        self.dres1 = nn.Sequential(*convbn_relu3d(c, c), conv3d_bn(True, c, c, 3, 1, 1, bias=False))
         self.dres2, self.dres3, self.dres4 = GwcHourglass(c), GwcHourglass(c), GwcHourglass(c)
         for i in range(4):
-            setattr(self, f'classif{i}', nn.Sequential(*_cbr3(c, c), nn.Conv3d(c, 1, kernel_size=3, padding=1, stride=1, bias=False)))
+            setattr(self, f'classif{i}', nn.Sequential(*convbn_relu3d(c, c), nn.Conv3d(c, 1, kernel_size=3, padding=1, stride=1, bias=False)))
 
     @staticmethod
     def regress(cost:Tensor, disp_samples:Tensor)->Tensor:

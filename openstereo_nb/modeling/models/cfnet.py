@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import (conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression)

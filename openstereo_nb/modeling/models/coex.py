@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
+from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..layers import corr_volume
 

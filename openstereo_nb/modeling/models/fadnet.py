@@ -8,7 +8,7 @@ import inspect
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.nn.init import kaiming_normal_
-from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
+from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output, _build_stage
 from ..losses import BaseLoss
 from ..layers import corr_volume

@@ -7,14 +7,15 @@ from __future__ import annotations
 import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
+from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (conv_bn, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
+from ..layers import (convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, GwcFeatureExtraction,
+                                          conv_bn, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression, GwcHourglass)
 
 # %% auto #0
-__all__ = ['GWC_FEATURE_CHANNELS', 'check_gwcnet_config', 'check_gwcnet_input', 'GwcBasicBlock', 'GwcFeatureExtraction',
-           'GwcNetBackbone', 'GwcVolumeCostProcessor', 'GwcDispProcessor', 'gwcnet_author_to_openstereo', 'GwcNet']
+__all__ = ['GWC_FEATURE_CHANNELS', 'check_gwcnet_config', 'check_gwcnet_input', 'GwcNetBackbone', 'GwcVolumeCostProcessor',
+           'GwcDispProcessor', 'gwcnet_author_to_openstereo', 'GwcNet']
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #c801d382
 GWC_FEATURE_CHANNELS = 320  # layer2 (64) + layer3 (128) + layer4 (128), concatenated
@@ -39,67 +40,6 @@ def check_gwcnet_input(h:int, w:int):
     if h % 16 or w % 16:
         raise ValueError(f"GwcNet needs input height and width divisible by 16, got {h}×{w} (features are at 1/4 "
                          f"resolution and each 3D hourglass halves them twice); pad the images, e.g. with DivisiblePad")
-
-# %% ../../../nbs/21_models.gwcnet.ipynb #a7a800d6
-def _cbr(in_planes, out_planes, kernel_size, stride, padding, dilation=1):
-    "v1's `Sequential(convbn(...), ReLU)`: bias-free Conv2d + BatchNorm2d, then an in-place ReLU"
-    return nn.Sequential(conv_bn(True, in_planes, out_planes, kernel_size, stride, padding, dilation, bias=False),
-                         nn.ReLU(inplace=True))
-
-class GwcBasicBlock(nn.Module):
-    "Residual block in v1's GwcNet layout: `conv1` (conv-BN, ReLU) → `conv2` (conv-BN) + shortcut, no final ReLU"
-    expansion = 1
-    def __init__(self,
-                 in_planes:int,             # input channels
-                 planes:int,                # output channels
-                 stride:int,                # stride of `conv1`
-                 downsample:nn.Module|None, # shortcut branch; `None` for the identity
-                 pad:int,                   # padding of both 3×3 convs (replaced by `dilation` if that is above 1)
-                 dilation:int,              # dilation of both 3×3 convs
-                ):
-        super().__init__()
-        self.conv1 = _cbr(in_planes, planes, 3, stride, pad, dilation)
-        self.conv2 = conv_bn(True, planes, planes, 3, 1, pad, dilation, bias=False)
-        self.downsample, self.stride = downsample, stride
-
-    def forward(self, x:Tensor)->Tensor:
-        out = self.conv2(self.conv1(x))
-        return out + (x if self.downsample is None else self.downsample(x))
-
-# %% ../../../nbs/21_models.gwcnet.ipynb #e775f5ca
-class GwcFeatureExtraction(nn.Module):
-    "GwcNet's features: B×3×H×W → {`gwc_feature`: B×320×H/4×W/4[, `concat_feature`: B×C×H/4×W/4]}"
-    def __init__(self,
-                 concat_feature:bool=False,      # also compute `concat_feature` (GwcNet-gc)
-                 concat_feature_channel:int=12, # its channels
-                ):
-        super().__init__()
-        self.concat_feature, self.inplanes = concat_feature, 32
-        self.firstconv = nn.Sequential(*_cbr(3, 32, 3, 2, 1), *_cbr(32, 32, 3, 1, 1), *_cbr(32, 32, 3, 1, 1))
-        self.layer1 = self._make_layer(32, blocks=3, stride=1, pad=1, dilation=1)
-        self.layer2 = self._make_layer(64, blocks=16, stride=2, pad=1, dilation=1)
-        self.layer3 = self._make_layer(128, blocks=3, stride=1, pad=1, dilation=1)
-        self.layer4 = self._make_layer(128, blocks=3, stride=1, pad=1, dilation=2)
-        if concat_feature:
-            self.lastconv = nn.Sequential(*_cbr(GWC_FEATURE_CHANNELS, 128, 3, 1, 1),
-                                          nn.Conv2d(128, concat_feature_channel, kernel_size=1, padding=0, stride=1, bias=False))
-
-    def _make_layer(self, planes, blocks, stride, pad, dilation):
-        "`blocks` GwcBasicBlocks; the first carries the stride and, when the shape changes, a 1×1 conv-BN shortcut"
-        down = None
-        if stride != 1 or self.inplanes != planes:
-            down = conv_bn(True, self.inplanes, planes, kernel_size=1, stride=stride, padding=0, bias=False)
-        layers = [GwcBasicBlock(self.inplanes, planes, stride, down, pad, dilation)]
-        self.inplanes = planes
-        layers += [GwcBasicBlock(planes, planes, 1, None, pad, dilation) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
-    def forward(self, x:Tensor)->dict:
-        l2 = self.layer2(self.layer1(self.firstconv(x)))   # 1/4, 64 channels
-        l3 = self.layer3(l2)                                # 1/4, 128
-        l4 = self.layer4(l3)                                # 1/4, 128 (dilated)
-        gwc = torch.cat((l2, l3, l4), dim=1)
-        return {'gwc_feature': gwc, 'concat_feature': self.lastconv(gwc)} if self.concat_feature else {'gwc_feature': gwc}
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #ef7d4961
 @BACKBONES.register(name='GwcNet')
@@ -153,10 +93,6 @@ class GwcVolumeCostProcessor(nn.Module):
     def input_output(self): return {'inputs': ['ref_feature', 'tgt_feature'], 'outputs': ['cost_volume']}
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #fe24ea0b
-def _cbr3(in_planes, out_planes):
-    "v1's `Sequential(convbn_3d(...), ReLU)`: bias-free 3×3×3 Conv3d + BatchNorm3d, then an in-place ReLU"
-    return nn.Sequential(conv3d_bn(True, in_planes, out_planes, 3, 1, 1, bias=False), nn.ReLU(inplace=True))
-
 @DISP_PROCESSORS.register
 class GwcDispProcessor(nn.Module):
     "GwcNet's 3D aggregation and soft-argmin: `cost_volume` → `training_disp` (train) or `inference_disp` (eval)"
@@ -171,11 +107,11 @@ class GwcDispProcessor(nn.Module):
         check_gwcnet_config(max_disp, downsample, num_groups)
         self.max_disp, self.downsample, self.num_groups, self.use_concat_volume = max_disp, downsample, num_groups, use_concat_volume
         self.concat_channels = concat_channels if use_concat_volume else 0
-        self.dres0 = nn.Sequential(*_cbr3(num_groups + 2*self.concat_channels, 32), *_cbr3(32, 32))
-        self.dres1 = nn.Sequential(*_cbr3(32, 32), conv3d_bn(True, 32, 32, 3, 1, 1, bias=False))
+        self.dres0 = nn.Sequential(*convbn_relu3d(num_groups + 2*self.concat_channels, 32), *convbn_relu3d(32, 32))
+        self.dres1 = nn.Sequential(*convbn_relu3d(32, 32), conv3d_bn(True, 32, 32, 3, 1, 1, bias=False))
         self.dres2, self.dres3, self.dres4 = GwcHourglass(32), GwcHourglass(32), GwcHourglass(32)
         for i in range(4):
-            setattr(self, f'classif{i}', nn.Sequential(*_cbr3(32, 32),
+            setattr(self, f'classif{i}', nn.Sequential(*convbn_relu3d(32, 32),
                                                        nn.Conv3d(32, 1, kernel_size=3, padding=1, stride=1, bias=False)))
 
     def regress(self, cost:Tensor, size)->Tensor:

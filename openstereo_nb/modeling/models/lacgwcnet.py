@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import conv_bn, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
-from .gwcnet import GwcFeatureExtraction
+from ..layers import convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
 
 # %% auto #0
 __all__ = ['LAC_LSP_MODES', 'LAC_BASE_KEYS', 'check_lacgwcnet_config', 'check_lacgwcnet_input', 'local_similarity',
@@ -67,11 +66,6 @@ def local_similarity(feature:Tensor, # B×C×H×W features
     return torch.sum(nb * f.unsqueeze(1), dim=2).clamp(min=0.)   # zero padding: 0 similarity off the image
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #0fc5fb98
-def _cbr(in_planes, out_planes, kernel_size, stride, padding, dilation=1):
-    "v1's `Sequential(convbn(...), ReLU)`: bias-free Conv2d + BatchNorm2d, then an in-place ReLU"
-    return nn.Sequential(conv_bn(True, in_planes, out_planes, kernel_size, stride, padding, dilation, bias=False),
-                         nn.ReLU(inplace=True))
-
 class StructureFeature(nn.Module):
     "LSP at four dilations, each turned into `sfc` channels by a 1×1 conv-BN-ReLU: B×C×H×W → B×4·sfc×H×W"
     def __init__(self,
@@ -80,7 +74,7 @@ class StructureFeature(nn.Module):
                 ):
         super().__init__()
         self.sfc, self.dilation = sfc, tuple(dilation)
-        for i in range(4): setattr(self, f'sfc_conv{i+1}', _cbr(8, sfc, 1, 1, 0))
+        for i in range(4): setattr(self, f'sfc_conv{i+1}', convbn_relu(8, sfc, 1, 1, 0))
 
     def forward(self, x:Tensor)->Tensor:
         return torch.cat([getattr(self, f'sfc_conv{i+1}')(local_similarity(x, d)) for i, d in enumerate(self.dilation)], dim=1)
@@ -97,15 +91,15 @@ class LacFeatureExtraction(GwcFeatureExtraction):
         self.sfc, self.fuse_mode = lsp_channel, lsp_mode
         if lsp_channel == 0: return
         if lsp_mode == 'aggregate':
-            self.embedding = nn.Sequential(*_cbr(320, 128, 3, 1, 1), nn.Conv2d(128, 128, 1, 1, 0, bias=False))
-            for i in range(4): setattr(self, f'sfc_conv{i+1}', _cbr(8, lsp_channel, 1, 1, 0))   # built but unused, as in v1
-            self.lastconv = nn.Sequential(*_cbr(4*lsp_channel, 32, 3, 1, 1), nn.Conv2d(32, 32, 1, 1, 0, bias=False))
+            self.embedding = nn.Sequential(*convbn_relu(320, 128, 3, 1, 1), nn.Conv2d(128, 128, 1, 1, 0, bias=False))
+            for i in range(4): setattr(self, f'sfc_conv{i+1}', convbn_relu(8, lsp_channel, 1, 1, 0))   # built but unused, as in v1
+            self.lastconv = nn.Sequential(*convbn_relu(4*lsp_channel, 32, 3, 1, 1), nn.Conv2d(32, 32, 1, 1, 0, bias=False))
             self.to_sf = StructureFeature(lsp_channel, lsp_dilation)
         else:
             for name, c in (('l2', 64), ('l3', 128), ('l4', 128)):
-                setattr(self, f'embedding_{name}', nn.Sequential(*_cbr(c, 64, 3, 1, 1), nn.Conv2d(64, 64, 1, 1, 0, bias=False)))
+                setattr(self, f'embedding_{name}', nn.Sequential(*convbn_relu(c, 64, 3, 1, 1), nn.Conv2d(64, 64, 1, 1, 0, bias=False)))
                 setattr(self, f'to_sf_{name}', StructureFeature(lsp_channel, lsp_dilation))
-            self.lastconv = nn.Sequential(*_cbr(320 + 3*4*lsp_channel, 128, 3, 1, 1), nn.Conv2d(128, 32, 1, 1, 0, bias=False))
+            self.lastconv = nn.Sequential(*convbn_relu(320 + 3*4*lsp_channel, 128, 3, 1, 1), nn.Conv2d(128, 32, 1, 1, 0, bias=False))
 
     def forward(self, x:Tensor)->Tensor:
         l2 = self.layer2(self.layer1(self.firstconv(x)))   # 1/4, 64 channels
@@ -255,10 +249,6 @@ class DeformableRefine(nn.Module):
         return torch.sum(m * values, dim=4) / (torch.sum(m, dim=4) + 1e-8), offset, m
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #9e0ae724
-def _cbr3(in_planes, out_planes):
-    "v1's `Sequential(convbn_3d(...), ReLU)`: bias-free 3×3×3 Conv3d + BatchNorm3d, then an in-place ReLU"
-    return nn.Sequential(conv3d_bn(True, in_planes, out_planes, 3, 1, 1, bias=False), nn.ReLU(inplace=True))
-
 class LacGwcNetwork(nn.Module):
     "LaC + GwcNet (v1's `PSMNet` in `lacgwc/stackhourglass.py`): `(left, right)` → dict of estimates"
     def __init__(self,
@@ -274,11 +264,11 @@ class LacGwcNetwork(nn.Module):
         self.maxdisp, self.udc, self.refine = max_disp, udc, refine
         self.win_size = 5 if udc else 0
         self.feature_extraction = LacFeatureExtraction(lsp_channel, lsp_mode, lsp_dilation)
-        self.dres0 = nn.Sequential(*_cbr3(64, 32), *_cbr3(32, 32))
-        self.dres1 = nn.Sequential(*_cbr3(32, 32), conv3d_bn(True, 32, 32, 3, 1, 1, bias=False))
+        self.dres0 = nn.Sequential(*convbn_relu3d(64, 32), *convbn_relu3d(32, 32))
+        self.dres1 = nn.Sequential(*convbn_relu3d(32, 32), conv3d_bn(True, 32, 32, 3, 1, 1, bias=False))
         self.dres2, self.dres3, self.dres4 = GwcHourglass(32), GwcHourglass(32), GwcHourglass(32)
         for i in (1, 2, 3):
-            setattr(self, f'classif{i}', nn.Sequential(*_cbr3(32, 32), nn.Conv3d(32, 1, kernel_size=3, padding=1, stride=1, bias=False)))
+            setattr(self, f'classif{i}', nn.Sequential(*convbn_relu3d(32, 32), nn.Conv3d(32, 1, kernel_size=3, padding=1, stride=1, bias=False)))
         self.refine_module = DeformableRefine(feature_c=64, node_n=2, modulation=True)
         _he_init(self)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (conv_bn, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
+from ..layers import (convbn_relu, make_layer, conv_bn, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
                                            disparity_regression)
 
 # %% auto #0
@@ -121,24 +121,14 @@ class MSNetFeatureExtraction(nn.Module):
     "MobileStereoNet's features: B×3×H×W → B×320×H/4×W/4"
     def __init__(self, add_relus:bool=False): # a ReLU after each `firstconv` block (MSNet2D)
         super().__init__()
-        self.expanse_ratio, self.inplanes = 3, 32
+        self.expanse_ratio = 3
         first = [MobileV2Residual(3, 32, 2, self.expanse_ratio), MobileV2Residual(32, 32, 1, self.expanse_ratio),
                  MobileV2Residual(32, 32, 1, self.expanse_ratio)]
         self.firstconv = nn.Sequential(*[m for b in first for m in ((b, nn.ReLU(inplace=True)) if add_relus else (b,))])
-        self.layer1 = self._make_layer(32, blocks=3, stride=1, pad=1, dilation=1)
-        self.layer2 = self._make_layer(64, blocks=16, stride=2, pad=1, dilation=1)
-        self.layer3 = self._make_layer(128, blocks=3, stride=1, pad=1, dilation=1)
-        self.layer4 = self._make_layer(128, blocks=3, stride=1, pad=1, dilation=2)
-
-    def _make_layer(self, planes, blocks, stride, pad, dilation):
-        "`blocks` MobileV1Residuals; the first carries the stride and, when the shape changes, a 1×1 conv-BN shortcut"
-        down = None
-        if stride != 1 or self.inplanes != planes:
-            down = conv_bn(True, self.inplanes, planes, kernel_size=1, stride=stride, padding=0, bias=False)
-        layers = [MobileV1Residual(self.inplanes, planes, stride, down, pad, dilation)]
-        self.inplanes = planes
-        layers += [MobileV1Residual(planes, planes, 1, None, pad, dilation) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        self.layer1 = make_layer(MobileV1Residual, 32, 32, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer2 = make_layer(MobileV1Residual, 32, 64, blocks=16, stride=2, pad=1, dilation=1)
+        self.layer3 = make_layer(MobileV1Residual, 64, 128, blocks=3, stride=1, pad=1, dilation=1)
+        self.layer4 = make_layer(MobileV1Residual, 128, 128, blocks=3, stride=1, pad=1, dilation=2)
 
     def forward(self, x:Tensor)->Tensor:
         l2 = self.layer2(self.layer1(self.firstconv(x)))   # 1/4, 64 channels
@@ -185,11 +175,6 @@ def interweave_tensors(refimg_fea:Tensor, # B×C×H×W reference (left) features
     return torch.stack((refimg_fea, targetimg_fea), dim=2).flatten(1, 2)
 
 # %% ../../../nbs/22_models.msnet.ipynb #a147bdd4
-def _cbr(in_planes, out_planes, kernel_size, stride, padding, dilation=1):
-    "v1's `Sequential(convbn(...), ReLU)`: bias-free Conv2d + BatchNorm2d, then an in-place ReLU"
-    return nn.Sequential(conv_bn(True, in_planes, out_planes, kernel_size, stride, padding, dilation, bias=False),
-                         nn.ReLU(inplace=True))
-
 def _he_init(net:nn.Module):
     "MobileStereoNet's init: Conv2d/Conv3d weights ~ N(0, 2/(k·out)), BatchNorm weight 1 and bias 0 (transposed convs keep PyTorch's)"
     for m in net.modules():
@@ -211,20 +196,20 @@ class MSNet2D(nn.Module):
         self.maxdisp, self.num_groups, self.dres_expanse_ratio = max_disp, 1, 3
         self.volume_size = self.hg_size = max_disp // 4    # 48 in v1, whatever max_disp (see above)
         self.feature_extraction = MSNetFeatureExtraction(add_relus=True)
-        self.preconv11 = nn.Sequential(*_cbr(320, 256, 1, 1, 0), *_cbr(256, 128, 1, 1, 0), *_cbr(128, 64, 1, 1, 0),
+        self.preconv11 = nn.Sequential(*convbn_relu(320, 256, 1, 1, 0), *convbn_relu(256, 128, 1, 1, 0), *convbn_relu(128, 64, 1, 1, 0),
                                        nn.Conv2d(64, 32, 1, 1, 0, 1))
         # 64 interlaced channels → 8 → 2 → 1 along the kernel's depth axis
         self.conv3d = nn.Sequential(*conv3d_bn(True, 1, 16, (8, 3, 3), (8, 1, 1), (0, 1, 1)), nn.ReLU(),
                                     *conv3d_bn(True, 16, 32, (4, 3, 3), (4, 1, 1), (0, 1, 1)), nn.ReLU(),
                                     *conv3d_bn(True, 32, 16, (2, 3, 3), (2, 1, 1), (0, 1, 1)), nn.ReLU())
-        self.volume11 = _cbr(16, 1, 1, 1, 0)
+        self.volume11 = convbn_relu(16, 1, 1, 1, 0)
         vs, hs, r = self.volume_size, self.hg_size, self.dres_expanse_ratio
         self.dres0 = nn.Sequential(MobileV2Residual(vs, hs, 1, r), nn.ReLU(inplace=True),
                                    MobileV2Residual(hs, hs, 1, r), nn.ReLU(inplace=True))
         self.dres1 = nn.Sequential(MobileV2Residual(hs, hs, 1, r), nn.ReLU(inplace=True), MobileV2Residual(hs, hs, 1, r))
         self.encoder_decoder1, self.encoder_decoder2, self.encoder_decoder3 = [MobileHourglass(hs, dim=2) for _ in range(3)]
         for i in range(4):
-            setattr(self, f'classif{i}', nn.Sequential(*_cbr(hs, hs, 3, 1, 1),
+            setattr(self, f'classif{i}', nn.Sequential(*convbn_relu(hs, hs, 3, 1, 1),
                                                        nn.Conv2d(hs, hs, kernel_size=3, padding=1, stride=1, bias=False)))
         _he_init(self)
 

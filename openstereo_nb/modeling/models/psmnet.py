@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from torch.nn.modules.utils import _pair
-from ...config import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
+from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (conv_bn, conv_bn_relu, conv3d_bn, conv3d_bn_relu, BasicBlock, Hourglass,
+from ..layers import (SPPAvgPool2d, conv_bn, conv_bn_relu, conv3d_bn, conv3d_bn_relu, BasicBlock, Hourglass,
                                            cat_fms, FasterSoftArgmin)
 
 # %% auto #0
-__all__ = ['check_psmnet_shapes', 'SPPAvgPool2d', 'PSMNetBackbone', 'PSMAggregator', 'PSMCostProcessor', 'PSMDispProcessor',
+__all__ = ['check_psmnet_shapes', 'PSMNetBackbone', 'PSMAggregator', 'PSMCostProcessor', 'PSMDispProcessor',
            'author_to_openstereo', 'PSMNet']
 
 # %% ../../../nbs/20_models.psmnet.ipynb #d6630fc9
@@ -29,16 +28,6 @@ def check_psmnet_shapes(max_disp:int,    # `model_cfg.base_config.max_disp`
     if h is not None and (h % 16 or w % 16):
         raise ValueError(f"PSMNet needs input height and width divisible by 16, got {h}×{w} (features are at 1/4 "
                          f"resolution and each 3D hourglass halves them twice); pad the images, e.g. with DivisiblePad")
-
-# %% ../../../nbs/20_models.psmnet.ipynb #32b434cd
-class SPPAvgPool2d(nn.AvgPool2d):
-    "Non-overlapping `AvgPool2d` whose window shrinks to the feature map in any dimension where the map is smaller"
-    def forward(self, x:Tensor)->Tensor:
-        k, s = _pair(self.kernel_size), _pair(self.stride)
-        if all(ki <= n for ki,n in zip(k, x.shape[-2:])): return super().forward(x)  # the reference's behaviour
-        k = tuple(min(ki, n) for ki,n in zip(k, x.shape[-2:]))
-        s = tuple(min(si, n) for si,n in zip(s, x.shape[-2:]))
-        return F.avg_pool2d(x, k, s, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override)
 
 # %% ../../../nbs/20_models.psmnet.ipynb #c8122fc7
 @BACKBONES.register(name='PSMNet')

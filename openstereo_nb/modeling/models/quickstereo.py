@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
 from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression

@@ -9,7 +9,7 @@ import numpy as np
 import cv2
 import torch
 from torch import Tensor
-from ...config import ConfigError
+from ...registry import ConfigError
 from ...viz import IMAGENET_MEAN, IMAGENET_STD
 from ..base_model import BaseModel, stereo_output
 
