@@ -9,9 +9,10 @@ from torch import Tensor
 from fastai.learner import Metric
 from .registry import METRICS, ConfigError
 from .config import DEFAULT_METRICS
+from .data.batch import valid_mask
 
 # %% auto #0
-__all__ = ['valid_mask', 'epe', 'd1_all', 'bad_n', 'bad_1', 'bad_2', 'bad_3', 'StereoMetric', 'metrics_from_cfg']
+__all__ = ['epe', 'd1_all', 'bad_n', 'bad_1', 'bad_2', 'bad_3', 'StereoMetric', 'metrics_from_cfg']
 
 # %% ../nbs/04_metrics.ipynb #751b774f
 def _as_bhw(x, name:str)->Tensor:
@@ -36,21 +37,6 @@ def _percent(hit:Tensor, mask:Tensor)->Tensor:
     n = mask.sum(dim=(1, 2))
     k = (hit & mask).sum(dim=(1, 2))
     return torch.where(n > 0, k.float() / n.float() * 100, torch.zeros((), device=n.device))
-
-# %% ../nbs/04_metrics.ipynb #14253e56
-def valid_mask(disp_gt:Tensor,        # B×H×W (or H×W) ground-truth disparity, pixels
-               max_disp:float|None=192, # upper bound (exclusive); `None` keeps every positive disparity
-               occ_mask:Tensor|None=None, # bool, same shape, True = occluded (excluded)
-              )->Tensor:               # bool, True = pixel is scored
-    "Valid ground truth as OpenStereo's `prepare_inputs` builds it: `0 < disp_gt < max_disp`, minus occluded pixels"
-    m = disp_gt > 0   # also drops NaN (every comparison with NaN is False)
-    if max_disp is not None: m = m & (disp_gt < max_disp)
-    if occ_mask is not None:
-        occ_mask = torch.as_tensor(occ_mask)
-        if occ_mask.shape != disp_gt.shape:
-            raise ValueError(f"occ_mask shape {tuple(occ_mask.shape)} differs from disp_gt shape {tuple(disp_gt.shape)}")
-        m = m & ~occ_mask.bool()
-    return m
 
 # %% ../nbs/04_metrics.ipynb #1324146d
 def epe(disp_est:Tensor, # B×H×W predicted disparity (H×W and B×1×H×W accepted)

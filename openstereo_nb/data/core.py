@@ -14,6 +14,7 @@ from torch.utils.data import Dataset, BatchSampler
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader, SkipItemException
 from ..registry import DATASETS, ConfigError
+from .batch import batch_dict
 from ..config import ensure_config
 from .transforms import Compose, build_transform
 
@@ -22,8 +23,6 @@ __all__ = ['StereoDataset', 'CropSizeSampler', 'DataFaultError', 'StereoDataLoad
            'build_dataset', 'stereo_dl', 'stereo_dls']
 
 # %% ../../nbs/03b_data.core.ipynb #bbf5feb6
-_RENAME = {'left': 'ref_img', 'right': 'tgt_img', 'disp': 'disp_gt', 'disp_right': 'disp_gt_right'}
-
 def _as_tensor(v):
     if isinstance(v, np.ndarray): return torch.from_numpy(np.ascontiguousarray(v))
     return v
@@ -55,7 +54,7 @@ class StereoDataset(Dataset):
             if not isinstance(tfm, Compose): raise TypeError(f"a crop size was given with item {i} but the transform is not a Compose: {tfm!r}")
             tfm = tfm.with_size(size)
         if tfm is not None: s = tfm(s)
-        item = {_RENAME.get(k, k): _as_tensor(v) for k,v in s.items() if v is not None}
+        item = batch_dict({k: _as_tensor(v) for k,v in s.items() if v is not None}, self.max_disp if self.apply_max_disp else None, self.apply_occ_mask)
         for k in ('ref_img', 'tgt_img'):
             if k not in item: raise KeyError(f"sample {i} has no {'left' if k == 'ref_img' else 'right'} image (keys: {list(s)})")
         if item['ref_img'].shape != item['tgt_img'].shape:
@@ -66,11 +65,6 @@ class StereoDataset(Dataset):
                              f"(add TransposeImage, ToTensor, NormalizeImage to data_cfg.transform), got "
                              f"{item['ref_img'].dtype} {tuple(item['ref_img'].shape)}")
         item.setdefault('index', i)
-        if 'disp_gt' in item:
-            gt = item['disp_gt'].float()
-            mask = (gt > 0) & (gt < self.max_disp) if self.apply_max_disp else gt > 0
-            if self.apply_occ_mask and 'occ_mask' in item: mask &= ~item['occ_mask'].bool()
-            item['disp_gt'], item['mask'] = gt, mask
         return item
 
     def __getitem__(self, i)->dict:

@@ -10,6 +10,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from ..registry import ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS
 from ..config import ensure_config
+from ..data.batch import batch_dict
 
 # %% auto #0
 __all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'check_inputs', 'BaseModel', 'build_model',
@@ -179,14 +180,8 @@ class BaseModel(nn.Module):
                        apply_occ_mask:bool=False, # also drop occluded pixels (`occ_mask` True = occluded)
                       )->dict:
         "A new batch dict (`ref_img`, `tgt_img`, `disp_gt`, `mask`, ...) from OpenStereo's `left`/`right`/`disp` keys"
-        rename = {'left': 'ref_img', 'right': 'tgt_img', 'disp': 'disp_gt'}
-        out = {rename.get(k, k): v for k,v in inputs.items()}
+        out = batch_dict(inputs, self.max_disp if apply_max_disp else None, apply_occ_mask)   # the dataset's rule
         _same_size(out['ref_img'], out['tgt_img'])
-        if 'disp_gt' in out:
-            gt = out['disp_gt']
-            mask = (gt > 0) & (gt < self.max_disp) if apply_max_disp else gt > 0
-            if apply_occ_mask and 'occ_mask' in out: mask = mask & ~out['occ_mask'].bool()
-            out['mask'] = mask
         if device is not None: out = {k: v.to(device) if isinstance(v, Tensor) else v for k,v in out.items()}
         return out
 
