@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_viz.ipynb #a50bd8a7
 from __future__ import annotations
-import io, math, struct, warnings, zlib
+import io, math, warnings
 from functools import lru_cache
 import numpy as np
 import torch
@@ -197,19 +197,15 @@ def text_image(lines, width:int=0, size:int=11)->np.ndarray:
     for i,l in enumerate(lines): draw.text((2, 1 + (size + 4) * i), l, fill=(0, 0, 0), font=_font(size))
     return np.asarray(im).copy()
 
-def _png_chunk(kind:bytes, data:bytes)->bytes:
-    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
-
 def encode_png(img:np.ndarray,        # H×W×3 uint8 picture
                compress_level:int=1,  # zlib level, 0–9
               )->bytes:
-    "PNG bytes of an H×W×3 uint8 picture (RGB, 8 bits, no row filter: about 3× faster than PIL's encoder)"
+    "PNG bytes of an H×W×3 uint8 picture (RGB, 8 bits), written by Pillow"
     img = np.ascontiguousarray(img, dtype=np.uint8)
     if img.ndim != 3 or img.shape[2] != 3: raise ValueError(f"encode_png expects an H×W×3 uint8 picture, got shape {img.shape}")
-    h, w, _ = img.shape
-    rows = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, w * 3)], 1)   # filter byte 0 before each row
-    return (b'\x89PNG\r\n\x1a\n' + _png_chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-            + _png_chunk(b'IDAT', zlib.compress(rows.tobytes(), compress_level)) + _png_chunk(b'IEND', b''))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format='PNG', compress_level=compress_level)
+    return buf.getvalue()
 
 # %% ../nbs/04a_viz.ipynb #aa8d1bf5
 def prediction_panels(ref_img,              # 3×H×W (normalised) left image

@@ -149,7 +149,6 @@ class BaseModel(nn.Module):
         self.model_name = self.model_cfg.get('model', type(self).__name__)
         try: self.max_disp = self.model_cfg['base_config']['max_disp']
         except (KeyError, TypeError): raise ConfigError("model_cfg.base_config.max_disp: required key is missing") from None
-        self.is_training = is_training
         self.Backbone = self.CostProcessor = self.DispProcessor = None
         self.build_network(self.model_cfg)
         if (cfgs.get('trainer_cfg') or {}).get('init_parameters', False): self.init_parameters()

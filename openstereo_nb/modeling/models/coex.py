@@ -231,8 +231,6 @@ class CoExBackbone(nn.Module):
         ref_f[0], tgt_f[0] = torch.cat([ref_f[0], stem_4x], 1), torch.cat([tgt_f[0], stem_4y], 1)
         return {'ref_feature': ref_f, 'tgt_feature': tgt_f, 'stem_2x': stem_2x}
 
-    def input_output(self): return {'inputs': ['ref_img', 'tgt_img'], 'outputs': ['ref_feature', 'tgt_feature', 'stem_2x']}
-
 # %% ../../../nbs/26_models.coex.ipynb #70cca188
 class CoExChannelAtt(nn.Module):
     "Guided cost-volume excitation: `cv · sigmoid(im_att(im))`, one weight per cost channel and pixel (v1's `channelAtt`)"
@@ -359,8 +357,6 @@ class CoExCostProcessor(nn.Module):
         x, y = inputs['ref_feature'], inputs['tgt_feature']
         return {'cost_volume': self.cost_agg(x, self.cost_volume(x[0], y[0]))}
 
-    def input_output(self): return {'inputs': ['ref_feature', 'tgt_feature'], 'outputs': ['cost_volume']}
-
 # %% ../../../nbs/26_models.coex.ipynb #4ff91c35
 def upfeat(x:Tensor,    # B×C×h×w coarse map
            prob:Tensor, # B×9×(h·up_h)×(w·up_w) weights over each fine pixel's 3×3 coarse neighbourhood
@@ -414,9 +410,6 @@ class CoExDispProcessor(nn.Module):
         if not self.training: return stereo_output(inputs, disp_1)
         disp_4 = F.interpolate(disp_4 * 4, size=ref.shape[-2:], mode='bilinear').squeeze(1)
         return stereo_output(inputs, disp_1, {'disp': {'disp_ests': [disp_1, disp_4], 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
-
-    def input_output(self): return {'inputs': ['cost_volume', 'ref_feature', 'stem_2x', 'ref_img', 'tgt_img'],
-                                    'outputs': ['training_disp', 'inference_disp', 'visual_summary']}
 
 # %% ../../../nbs/26_models.coex.ipynb #4a7bd063
 # The authors' release (antabangun/coex): a PyTorch Lightning module holding the network as `stereo`, whose attributes

@@ -198,8 +198,6 @@ class FadnetBackbone(nn.Module):
         conv3a_r = self.features(inputs['tgt_img'])[2]
         return {'conv1_l': conv1_l, 'conv2_l': conv2_l, 'conv3a_l': conv3a_l, 'conv3a_r': conv3a_r}
 
-    def input_output(self): return {'inputs': ['ref_img', 'tgt_img'], 'outputs': ['conv1_l', 'conv2_l', 'conv3a_l', 'conv3a_r']}
-
 # %% ../../../nbs/27_models.fadnet.ipynb #fba70dbc
 @COST_PROCESSORS.register(name='FADAggregator')
 class FADAggregator(nn.Module):
@@ -270,8 +268,6 @@ class FADAggregator(nn.Module):
         corr = fadnet_corr(inputs['conv3a_l'], inputs['conv3a_r'], self.disp_width)
         return {'dispnetc_flows': self.decode(inputs['ref_img'], inputs['conv1_l'], inputs['conv2_l'], inputs['conv3a_l'], corr)}
 
-    def input_output(self): return {'inputs': ['ref_img', 'conv1_l', 'conv2_l', 'conv3a_l', 'conv3a_r'], 'outputs': ['dispnetc_flows']}
-
 # %% ../../../nbs/27_models.fadnet.ipynb #f269a1ee
 @DISP_PROCESSORS.register(name='DispNetRes')
 class DispNetRes(nn.Module):
@@ -339,8 +335,6 @@ class DispNetRes(nn.Module):
             raise ValueError(f"DispNetRes was built for in_planes={self.in_planes} input channels but gets {x.shape[1]} "
                              f"(3 × {inputs['ref_img'].shape[1]} image channels + disparity + error magnitude)")
         return {'dispnetres_flows': self.refine(x, flows)}
-
-    def input_output(self): return {'inputs': ['ref_img', 'tgt_img', 'dispnetc_flows'], 'outputs': ['dispnetres_flows']}
 
 # %% ../../../nbs/27_models.fadnet.ipynb #37266eea
 _SINGLE_MAP_LOSSES = {'L1': nn.L1Loss, 'MSE': nn.MSELoss, 'SmoothL1': nn.SmoothL1Loss}

@@ -59,8 +59,6 @@ class GwcNetBackbone(nn.Module):
         return {'ref_feature': self.feature_extraction(inputs['ref_img']),
                 'tgt_feature': self.feature_extraction(inputs['tgt_img'])}
 
-    def input_output(self): return {'inputs': ['ref_img', 'tgt_img'], 'outputs': ['ref_feature', 'tgt_feature']}
-
 # %% ../../../nbs/21_models.gwcnet.ipynb #0633545d
 @COST_PROCESSORS.register
 class GwcVolumeCostProcessor(nn.Module):
@@ -89,8 +87,6 @@ class GwcVolumeCostProcessor(nn.Module):
                                "build the backbone with the same use_concat_volume")
             volume = torch.cat((volume, cat_fms(ref['concat_feature'], tgt['concat_feature'], max_disp=d)), 1)
         return {'cost_volume': volume}
-
-    def input_output(self): return {'inputs': ['ref_feature', 'tgt_feature'], 'outputs': ['cost_volume']}
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #fe24ea0b
 @DISP_PROCESSORS.register
@@ -131,9 +127,6 @@ class GwcDispProcessor(nn.Module):
                      zip((self.classif0, self.classif1, self.classif2, self.classif3), (cost0, out1, out2, out3))]
             return stereo_output(inputs, preds[3], {'disp': {'disp_ests': preds, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
         return stereo_output(inputs, self.regress(self.classif3(out3), size))
-
-    def input_output(self):
-        return {'inputs': ['cost_volume', 'ref_img', 'tgt_img'], 'outputs': ['training_disp', 'inference_disp', 'visual_summary']}
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #a3b1c7e0
 # The original release (xy-guo/GwcNet, models/gwcnet.py): the same modules one level up, without v1's stage parents

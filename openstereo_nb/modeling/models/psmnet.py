@@ -78,8 +78,6 @@ class PSMNetBackbone(nn.Module):
         "`ref_img`, `tgt_img` → `ref_feature`, `tgt_feature`"
         return {'ref_feature': self.features(inputs['ref_img']), 'tgt_feature': self.features(inputs['tgt_img'])}
 
-    def input_output(self): return {'inputs': ['ref_img', 'tgt_img'], 'outputs': ['ref_feature', 'tgt_feature']}
-
 # %% ../../../nbs/20_models.psmnet.ipynb #ecc0ad5e
 class PSMAggregator(nn.Module):
     "PSMNet's stacked-hourglass 3D regulariser: raw volume B×C×D/4×H/4×W/4 → `[cost3, cost2, cost1]`, each B×D×H×W"
@@ -142,8 +140,6 @@ class PSMCostProcessor(nn.Module):
         check_psmnet_shapes(self.max_disp, h, w)
         cost3, cost2, cost1 = self.aggregator(self.cat_func(ref, tgt))
         return {'cost1': cost1, 'cost2': cost2, 'cost3': cost3}
-
-    def input_output(self): return {'inputs': ['ref_feature', 'tgt_feature'], 'outputs': ['cost1', 'cost2', 'cost3']}
 
 # %% ../../../nbs/20_models.psmnet.ipynb #10271e04
 @DISP_PROCESSORS.register(name='PSMDispProcessor')
