@@ -4,12 +4,11 @@
 
 # %% ../nbs/90_cli.ipynb #73cbc193
 from __future__ import annotations
-import argparse, sys, time, warnings
+import argparse, time, warnings
 from pathlib import Path
 import yaml
 import torch
 import matplotlib
-import pandas as pd
 # fastai's layers call torch.jit.script, deprecated in this torch: keep the console output to what matters
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from .config import load_config

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_evaluate.ipynb #9801deec
 from __future__ import annotations
-import argparse, errno, math, sys, time, warnings
+import argparse, errno, math, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np

@@ -4,13 +4,12 @@
 
 # %% ../nbs/19_zoo.ipynb #adb4f9c3
 from __future__ import annotations
-import time, warnings
+import time
 from pathlib import Path
 import pandas as pd
 import torch
 import openstereo_nb
 from torch.utils.flop_counter import FlopCounterMode
-from .config import load_config
 from .modeling.base_model import build_model
 
 # %% auto #0
@@ -26,7 +25,6 @@ REPORTED_SCENEFLOW_EPE = {  # zoo entry: (paper, OpenStereo); CasStereo's figure
 def zoo_configs(config_dir=None)->dict:
     "{entry: path} of the `<entry>_sceneflow.yaml` configs under `config_dir` (default: the repository's `configs/`)"
     config_dir = Path(config_dir) if config_dir else Path(openstereo_nb.__file__).resolve().parents[1]/'configs'
-    out = {}
     if not config_dir.is_dir(): raise FileNotFoundError(f"no configs folder at {config_dir}; pass config_dir")
     return {p.name[:-len('_sceneflow.yaml')]: p for p in sorted(config_dir.glob('*/*_sceneflow.yaml'))}
 

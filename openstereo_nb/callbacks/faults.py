@@ -4,9 +4,8 @@
 
 # %% ../../nbs/08d_callbacks.faults.ipynb #952e8538
 from __future__ import annotations
-import math, warnings
+import warnings
 import torch
-from fastcore.foundation import L
 from fastai.learner import Callback, Recorder, CancelBatchException, CancelStepException, CancelFitException
 
 # %% auto #0

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from fastai.learner import Callback, Recorder, CancelValidException, CancelFitException, CancelTrainException
 from fastai.optimizer import OptimWrapper
-from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.schedule import ParamScheduler
 from ..registry import ConfigError
 

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from fastai.learner import Callback, Recorder
 from ..viz import (IMAGENET_MEAN, IMAGENET_STD, render_visual_summary, prediction_panels, hstack_panels,
-                               vstack_images, text_image, text_width, encode_png, _font)
+                               vstack_images, text_image, encode_png, _font)
 
 # %% auto #0
 __all__ = ['PLOT_COLORS', 'in_jupyter', 'line_plot', 'LiveView']

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from torch.utils.data import Dataset
 from ..registry import DATASETS, ConfigError
-from ..io import (read_image, read_pfm, read_png_disp, read_sintel_disp, read_fallingthings_disp,
+from ..io import (read_image, read_png_disp, read_sintel_disp, read_fallingthings_disp,
                               read_tartanair_disp, read_vkitti2_disp, read_occ_mask, read_disp)
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/05_modeling.base_model.ipynb #6a0743ab
 from __future__ import annotations
-import inspect, warnings
+import inspect
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv_bn, conv3d_bn, upsample_cost, GwcHourglass
+from ..layers import convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass
 
 # %% auto #0
 __all__ = ['CAS_STAGE_SCALES', 'CAS_MODEL_TYPES', 'check_casnet_config', 'check_casnet_input', 'cas_disp_range_samples',

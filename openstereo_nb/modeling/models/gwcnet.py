@@ -9,8 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, GwcFeatureExtraction,
-                                          conv_bn, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
+from ..layers import (convbn_relu3d, GwcFeatureExtraction, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression, GwcHourglass)
 
 # %% auto #0

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
+from ..layers import convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
 
 # %% auto #0
 __all__ = ['LAC_LSP_MODES', 'LAC_BASE_KEYS', 'check_lacgwcnet_config', 'check_lacgwcnet_input', 'local_similarity',

@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (convbn_relu, make_layer, conv_bn, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
+from ..layers import (convbn_relu, make_layer, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
                                            disparity_regression)
 
 # %% auto #0
