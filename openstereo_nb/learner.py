@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
-from fastai.callback.progress import CSVLogger  # importing it also brings fastai's progress table
+import fastai.callback.progress  # fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
 from .registry import ConfigError
 from .config import load_config, save_config
@@ -26,12 +26,12 @@ from .callbacks.loss import StereoLoss, LossTermsLogger
 from .callbacks.visual import LiveView
 from .callbacks.schedule import (TorchSchedulerCallback, ClipGradCallback, FixBNCallback,
                                               ValEveryCallback, MaxIterCallback, EpochOffsetCallback)
-from .callbacks.checkpoint import (CheckpointCallback, ResumeStateCallback, latest_checkpoint, load_checkpoint,
+from .callbacks.checkpoint import (CheckpointCallback, MetricsCSVLogger, ResumeStateCallback, latest_checkpoint, load_checkpoint,
                                                 new_run_dir, run_dir_name)
 from .callbacks.faults import NonFiniteCallback, NonFiniteError
 
 # %% auto #0
-__all__ = ['opt_func_from_cfg', 'stereo_learner', 'MetricsCSVLogger']
+__all__ = ['opt_func_from_cfg', 'stereo_learner']
 
 # %% ../nbs/09_learner.ipynb #b5c9740c
 def opt_func_from_cfg(optimizer_cfg:dict): # `trainer_cfg.optimizer_cfg`: `solver` plus the optimizer's arguments
@@ -72,18 +72,6 @@ def stereo_learner(cfgs,            # config dict or YAML path
                     cbs=cbs + user_cbs, **kwargs)
     learn.cfgs = cfgs
     return learn
-
-# %% ../nbs/09_learner.ipynb #9a70090e
-class MetricsCSVLogger(CSVLogger):
-    "`CSVLogger` that writes the header only when it starts a new file"
-    def before_fit(self):
-        if hasattr(self, 'gather_preds'): return
-        p = self.path/self.fname
-        p.parent.mkdir(parents=True, exist_ok=True)
-        new = not (self.append and p.exists() and p.stat().st_size > 0)
-        self.file = p.open('a' if self.append else 'w')
-        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
-        self.old_logger, self.learn.logger = self.logger, self._write_line
 
 # %% ../nbs/09_learner.ipynb #e854f769
 def _restore(learn, t, path, sched_cb)->tuple:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 from fastai.learner import Callback, Recorder
+from fastai.callback.progress import CSVLogger
 from .loss import LossTermsLogger
 from .schedule import TorchSchedulerCallback, is_last_epoch
 
@@ -17,7 +18,7 @@ from .schedule import TorchSchedulerCallback, is_last_epoch
 __all__ = ['LATEST', 'run_dir_name', 'new_run_dir', 'CheckpointWriteError', 'save_checkpoint', 'CheckpointError',
            'read_checkpoint', 'checkpoint_state_dict', 'load_checkpoint', 'rng_states', 'set_rng_states',
            'capture_train_state', 'ResumeStateCallback', 'write_latest', 'read_latest', 'latest_checkpoint',
-           'prune_checkpoints', 'run_files', 'CheckpointCallback']
+           'prune_checkpoints', 'run_files', 'CheckpointCallback', 'MetricsCSVLogger']
 
 # %% ../../nbs/08c_callbacks.checkpoint.ipynb #0a8c0fd9
 def run_dir_name(trainer_cfg:dict, data_name:str, model_name:str)->Path:
@@ -394,3 +395,15 @@ class CheckpointCallback(Callback):
         if self.checkpoint_path(e).exists():  # never replace a checkpoint of an earlier run
             raise FileExistsError(f"{self.checkpoint_path(e)} exists; resume from it or choose another run folder")
         self._write(self.checkpoint_path(e), self._state(e, mid_epoch=False))
+
+# %% ../../nbs/08c_callbacks.checkpoint.ipynb #9a70090e
+class MetricsCSVLogger(CSVLogger):
+    "`CSVLogger` that writes the header only when it starts a new file"
+    def before_fit(self):
+        if hasattr(self, 'gather_preds'): return
+        p = self.path/self.fname
+        p.parent.mkdir(parents=True, exist_ok=True)
+        new = not (self.append and p.exists() and p.stat().st_size > 0)
+        self.file = p.open('a' if self.append else 'w')
+        if new: self.file.write(','.join(self.recorder.metric_names) + '\n')
+        self.old_logger, self.learn.logger = self.logger, self._write_line

@@ -14,7 +14,7 @@ from ..registry import ConfigError
 
 # %% auto #0
 __all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEveryCallback', 'EpochOffsetCallback',
-           'is_last_epoch', 'MaxIterCallback']
+           'is_last_epoch', 'MaxIterCallback', 'MultiScaleLossRounds']
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #c8b99c93
 class TorchSchedulerCallback(Callback):
@@ -148,3 +148,36 @@ class MaxIterCallback(Callback):
     def after_cancel_train(self):
         if self.learn.max_iter_reached: self.learn.recorder.cancel_train = False   # the Recorder still logs train_loss
     def after_fit(self): self.learn.max_iter_reached = False
+
+# %% ../../nbs/08b_callbacks.schedule.ipynb #8ba39355
+class MultiScaleLossRounds(Callback):
+    "Before each epoch, set every `MultiScaleLoss`'s `round` from the epoch: `epochs[0]` epochs of round 0, then round 1, …"
+    def __init__(self,
+                 epochs:list,          # epochs of each round, e.g. [20, 20, 20, 30] (the authors' SceneFlow schedule)
+                 epoch_offset:int=0,   # epochs done before this fit (when resuming)
+                ):
+        if not epochs or any(int(e) != e or e < 1 for e in epochs):
+            raise ValueError(f"MultiScaleLossRounds: epochs must be positive integers, one per round, got {epochs}")
+        self.epochs, self.epoch_offset = [int(e) for e in epochs], epoch_offset
+
+    def round_at(self, epoch:int)->int:
+        "The round that 0-based `epoch` falls in"
+        done = 0
+        for r, n in enumerate(self.epochs):
+            done += n
+            if epoch < done: return r
+        return len(self.epochs) - 1
+
+    def _losses(self)->list:
+        agg = getattr(self.learn.loss_func, 'aggregator', None)
+        losses = [l for l in (agg.losses.values() if agg is not None else []) if hasattr(l, 'n_rounds')]  # MultiScaleLoss terms
+        if not losses: raise ValueError("MultiScaleLossRounds: the learner's loss has no MultiScaleLoss term")
+        short = [l.n_rounds for l in losses if l.n_rounds < len(self.epochs)]
+        if short: raise ValueError(f"MultiScaleLossRounds: {len(self.epochs)} rounds but a MultiScaleLoss has {short[0]} row(s) of weights")
+        return losses
+
+    def before_fit(self): self._losses()
+
+    def before_epoch(self):
+        r = self.round_at(self.epoch + self.epoch_offset)
+        for l in self._losses(): l.round = r

@@ -8,10 +8,10 @@ import inspect
 import torch
 from torch import Tensor
 from ..registry import LOSSES, ConfigError
-from .losses import BaseLoss
+from .losses import BaseLoss, masked_smooth_l1
 
 # %% auto #0
-__all__ = ['LossAggregator']
+__all__ = ['LossAggregator', 'StereoLoss']
 
 # %% ../../nbs/06a_modeling.loss_aggregator.ipynb #3fce9c1d
 def _build_loss(cfg:dict, i:int)->BaseLoss:
@@ -81,3 +81,21 @@ class LossAggregator:
         return total, info
 
     def __repr__(self): return f"LossAggregator({ {k: type(v).__name__ for k,v in self.losses.items()} })"
+
+# %% ../../nbs/06a_modeling.loss_aggregator.ipynb #8f2763e1
+class StereoLoss:
+    "fastai loss function: `LossAggregator` on `pred['training_disp']`, completed from the batch"
+    def __init__(self, loss_cfg): # OpenStereo `loss_cfg` (list of loss dicts)
+        self.aggregator, self.info = LossAggregator(loss_cfg), {}
+
+    @property
+    def term_names(self)->list: return [f'loss_{k}' for k in self.aggregator.losses]
+
+    def __call__(self, pred:dict, batch:dict)->Tensor:
+        if 'training_disp' in pred:
+            loss, info = self.aggregator(pred['training_disp'], batch)
+            self.info = {k.split('/')[-1]: v for k,v in info.items()}  # 'scalar/train/loss_disp' → 'loss_disp'
+            return loss
+        return masked_smooth_l1(pred['inference_disp']['disp_est'], batch['disp_gt'], batch.get('mask'))
+
+    def __repr__(self): return f"StereoLoss({self.aggregator!r})"

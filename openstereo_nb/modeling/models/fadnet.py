@@ -16,7 +16,7 @@ from ..layers import corr_volume
 # %% auto #0
 __all__ = ['FADNET_MAX_RANGE', 'fadnet_corr_channels', 'check_fadnet_config', 'check_fadnet_input', 'conv_lrelu', 'deconv_lrelu',
            'predict_flow', 'ResBlock', 'DynamicConv2d', 'DyRes', 'fadnet_corr', 'warp_right_to_left', 'channel_length',
-           'FadnetBackbone', 'FADAggregator', 'DispNetRes', 'MultiScaleLoss', 'MultiScaleLossRounds', 'FADNet']
+           'FadnetBackbone', 'FADAggregator', 'DispNetRes', 'MultiScaleLoss', 'FADNet']
 
 # %% ../../../nbs/27_models.fadnet.ipynb #4266a8b2
 FADNET_MAX_RANGE = 400  # v1's MAX_RANGE: `conv3_1` is sized for up to 400//8 + 16 correlation channels
@@ -400,42 +400,6 @@ class MultiScaleLoss(BaseLoss):
             out = self.loss(est, self.multiScales[0](disp_gt))
         self.info = {'loss': out.detach()}
         return out, self.info
-
-# %% ../../../nbs/27_models.fadnet.ipynb #a1e25e80
-from fastai.callback.core import Callback
-
-# %% ../../../nbs/27_models.fadnet.ipynb #d8a18a21
-class MultiScaleLossRounds(Callback):
-    "Before each epoch, set every `MultiScaleLoss`'s `round` from the epoch: `epochs[0]` epochs of round 0, then round 1, …"
-    def __init__(self,
-                 epochs:list,          # epochs of each round, e.g. [20, 20, 20, 30] (the authors' SceneFlow schedule)
-                 epoch_offset:int=0,   # epochs done before this fit (when resuming)
-                ):
-        if not epochs or any(int(e) != e or e < 1 for e in epochs):
-            raise ValueError(f"MultiScaleLossRounds: epochs must be positive integers, one per round, got {epochs}")
-        self.epochs, self.epoch_offset = [int(e) for e in epochs], epoch_offset
-
-    def round_at(self, epoch:int)->int:
-        "The round that 0-based `epoch` falls in"
-        done = 0
-        for r, n in enumerate(self.epochs):
-            done += n
-            if epoch < done: return r
-        return len(self.epochs) - 1
-
-    def _losses(self)->list:
-        agg = getattr(self.learn.loss_func, 'aggregator', None)
-        losses = [l for l in (agg.losses.values() if agg is not None else []) if hasattr(l, 'n_rounds')]  # MultiScaleLoss terms
-        if not losses: raise ValueError("MultiScaleLossRounds: the learner's loss has no MultiScaleLoss term")
-        short = [l.n_rounds for l in losses if l.n_rounds < len(self.epochs)]
-        if short: raise ValueError(f"MultiScaleLossRounds: {len(self.epochs)} rounds but a MultiScaleLoss has {short[0]} row(s) of weights")
-        return losses
-
-    def before_fit(self): self._losses()
-
-    def before_epoch(self):
-        r = self.round_at(self.epoch + self.epoch_offset)
-        for l in self._losses(): l.round = r
 
 # %% ../../../nbs/27_models.fadnet.ipynb #617e8354
 _AUTHOR_PREFIXES = {'extract_network.': 'backbone.', 'cunet.': 'cost_processor.', 'dispnetres.': 'disp_predictor.'}
