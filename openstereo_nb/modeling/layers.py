@@ -11,9 +11,9 @@ from torch.nn.modules.utils import _pair
 # %% auto #0
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
-           'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'disp_samples', 'cat_fms',
-           'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost', 'disparity_regression',
-           'GwcHourglass']
+           'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'prefix_state_dict', 'disp_samples',
+           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost',
+           'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -208,6 +208,15 @@ class SPPAvgPool2d(nn.AvgPool2d):
         k = tuple(min(ki, n) for ki,n in zip(k, x.shape[-2:]))
         s = tuple(min(si, n) for si,n in zip(s, x.shape[-2:]))
         return F.avg_pool2d(x, k, s, self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override)
+
+# %% ../../nbs/07_modeling.layers.ipynb #22a204c6
+def prefix_state_dict(state_dict:dict,          # a checkpoint's parameters
+                      prefix:str='net.',        # what OpenStereo's wrapper adds
+                      marker:str|None='feature_extraction.', # only convert when some name starts with this (None: always)
+                     )->dict:
+    "`state_dict` with `prefix` before every name, unless a name already has it (or, with `marker`, none starts with `marker`)"
+    if any(k.startswith(prefix) for k in state_dict) or (marker and not any(k.startswith(marker) for k in state_dict)): return state_dict
+    return {prefix + k: v for k, v in state_dict.items()}
 
 # %% ../../nbs/07_modeling.layers.ipynb #beff7d45
 def disp_samples(max_disp:int,   # number of disparities searched (at the volume's scale)

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass
+from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass
 
 # %% auto #0
 __all__ = ['CAS_STAGE_SCALES', 'CAS_MODEL_TYPES', 'check_casnet_config', 'check_casnet_input', 'cas_disp_range_samples',
@@ -352,9 +352,7 @@ class CasStereoNet(BaseModel):
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the original authors' checkpoints (v1's names without `net.`) besides OpenStereo's"
-        if any(k.startswith('net.') for k in state_dict) or not any(k.startswith('feature_extraction.') for k in state_dict):
-            return state_dict
-        return {f'net.{k}': v for k,v in state_dict.items()}
+        return prefix_state_dict(state_dict)
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']

@@ -10,7 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
+from ..layers import (prefix_state_dict, conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression)
 
 # %% auto #0
@@ -378,9 +378,7 @@ class CFNet(BaseModel):
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the authors' checkpoints (the network's own names, `module.` already stripped) besides OpenStereo's (`net.`)"
-        if any(k.startswith('net.') for k in state_dict) or not any(k.startswith('feature_extraction.') for k in state_dict):
-            return state_dict
-        return {f'net.{k}': v for k, v in state_dict.items()}
+        return prefix_state_dict(state_dict)
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
+from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
 
 # %% auto #0
 __all__ = ['LAC_LSP_MODES', 'LAC_BASE_KEYS', 'check_lacgwcnet_config', 'check_lacgwcnet_input', 'local_similarity',
@@ -309,8 +309,7 @@ class LacGwcNet(BaseModel):
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the authors' checkpoints (their network saved bare: `feature_extraction.*`, …) besides OpenStereo's `net.*`"
-        if any(k.startswith('net.') for k in state_dict): return state_dict
-        return {f'net.{k}': v for k, v in state_dict.items()}
+        return prefix_state_dict(state_dict, marker=None)
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']

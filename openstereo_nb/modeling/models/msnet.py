@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
-from ..layers import (convbn_relu, make_layer, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
+from ..layers import (prefix_state_dict, convbn_relu, make_layer, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
                                            disparity_regression)
 
 # %% auto #0
@@ -282,9 +282,7 @@ class MSNet(BaseModel):
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the original authors' checkpoints (v1's names without `net.`) besides OpenStereo's"
-        if any(k.startswith('net.') for k in state_dict) or not any(k.startswith('feature_extraction.') for k in state_dict):
-            return state_dict
-        return {f'net.{k}': v for k,v in state_dict.items()}
+        return prefix_state_dict(state_dict)
 
     def forward(self, inputs:dict)->dict:
         ref, tgt = inputs['ref_img'], inputs['tgt_img']
