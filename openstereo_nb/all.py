@@ -12,6 +12,7 @@ from .data.core import *
 # scoring and pictures
 from .metrics import *
 from .viz import *
+from .show import *
 # modeling: layers, the base model, losses, the zoo
 from .modeling.layers import *
 from .modeling.base_model import *

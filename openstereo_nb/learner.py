@@ -16,6 +16,7 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 import fastai.callback.progress  # fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
+import openstereo_nb.show  # learn.show_results, dls.show_batch
 from .registry import ConfigError
 from .config import load_config, save_config
 from .optim import optimizer_class
