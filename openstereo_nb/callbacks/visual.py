@@ -13,7 +13,8 @@ from ..viz import (IMAGENET_MEAN, IMAGENET_STD, render_visual_summary, predictio
                                vstack_images, text_image, encode_png, _font)
 
 # %% auto #0
-__all__ = ['PLOT_COLORS', 'in_jupyter', 'line_plot', 'LiveView']
+__all__ = ['PLOT_COLORS', 'in_jupyter', 'line_plot', 'training_curves', 'metric_curves', 'metrics_table_html',
+           'dashboard_picture', 'WidgetSink', 'FileSink', 'TensorBoardSink', 'LiveView']
 
 # %% ../../nbs/08a_callbacks.visual.ipynb #52062066
 def in_jupyter()->bool:
@@ -69,6 +70,104 @@ def line_plot(series:dict,           # {name: (x, y)}; non-finite points are lef
         s = _fmt(x1); d.text((W - R - f.getlength(s), H - B + 1), s, fill=(90, 90, 90), font=f)
     return np.asarray(im).copy()
 
+# %% ../../nbs/08a_callbacks.visual.ipynb #bca975e9
+def _column(names, values, n)->np.ndarray:
+    "Metric `n` of each epoch row in `values` (NaN where missing)"
+    i = names.index(n)
+    return np.array([v[i] if i < len(v) and isinstance(v[i], (int, float)) else np.nan for v in values], np.float64)
+
+def training_curves(loss_hist,       # smoothed training loss per iteration
+                    lrs,             # learning rate per iteration
+                    names:list,      # the recorder's metric names (without `epoch` and `time`)
+                    values:list,     # one row per finished epoch
+                    epoch_iters:list, # the iteration at which each epoch ended
+                   )->np.ndarray:    # H×W×3 uint8
+    "The loss (training per iteration, validation per epoch) and learning-rate charts, side by side"
+    lh, eit = np.asarray(loss_hist, np.float64), np.asarray(epoch_iters[:len(values)], np.float64)
+    loss = {'train (smoothed)': (np.arange(1, len(lh) + 1), lh)}
+    if 'valid_loss' in names and values: loss['valid'] = (eit, _column(names, values, 'valid_loss'))
+    top = [line_plot(loss, 'loss |', (340, 160))]
+    lrs = np.asarray(lrs, np.float64)
+    if len(lrs): top.append(line_plot({'lr': (np.arange(1, len(lrs) + 1), lrs)}, 'learning rate |', (240, 160)))
+    return hstack_panels([('', p) for p in top], gap=6, label_h=0)
+
+def metric_curves(names:list, values:list)->np.ndarray|None:
+    "One small chart per metric (up to eight) over the finished epochs; None before the first epoch"
+    terms = [n for n in names if n.startswith('loss_')]
+    mets = [n for n in names if n not in ('train_loss', 'valid_loss', 'nonfinite') and not (len(terms) == 1 and n in terms)]  # one term = train_loss
+    if not values or not mets: return None
+    ep = np.arange(1, len(values) + 1)
+    return hstack_panels([('', line_plot({n: (ep, _column(names, values, n))}, 'epoch |', (190, 130))) for n in mets[:8]], gap=6, label_h=0)
+
+def metrics_table_html(names:list, values:list)->str:
+    "The last eight epochs' metrics as a small HTML table"
+    if not values: return '<i>no epoch finished yet</i>'
+    head = ''.join(f'<th style="padding:0 6px">{html.escape(n)}</th>' for n in ['epoch'] + names)
+    body = ''.join('<tr>' + ''.join(f'<td style="padding:0 6px">{(f"{v:.4g}" if isinstance(v, float) else html.escape(str(v)))}</td>'
+                                    for v in [i + 1] + list(r)) + '</tr>' for i,r in list(enumerate(values))[-8:])
+    return f'<table style="font-size:11px;border-collapse:collapse"><tr>{head}</tr>{body}</table>'
+
+def dashboard_picture(status:list,          # text lines
+                      train_panels:list,    # (label, picture) pairs of the training batch
+                      valid_panels:list,    # (label, picture) pairs of the first validation pair
+                      curves:np.ndarray,    # the charts
+                     )->np.ndarray:         # H×W×3 uint8
+    "The whole dashboard as one picture, as `dashboard.png` shows it"
+    title = lambda t: text_image([t], size=12)
+    return vstack_images([text_image(status), title('training: visual_summary'), hstack_panels(train_panels),
+                          title('validation: first pair'), hstack_panels(valid_panels), curves], gap=6)
+
+# %% ../../nbs/08a_callbacks.visual.ipynb #337599f3
+class WidgetSink:
+    "The dashboard as ipywidgets under the running cell: built and displayed once per fit, then updated in place"
+    kind = 'widget'
+    def __init__(self, log_iter:int): # shown while waiting for the first refresh
+        import ipywidgets as W
+        from IPython.display import display
+        self.w = dict(status=W.HTML('<i>waiting for the first refresh (every {} iterations)</i>'.format(log_iter)),
+                      train=W.HBox(), valid=W.HBox(), curves=W.Image(format='png'), table=W.HTML())
+        h = lambda t: W.HTML(f'<b>{t}</b>')
+        self.box = W.VBox([self.w['status'], h('training: visual_summary'), self.w['train'],
+                           h('validation: first pair'), self.w['valid'], W.HBox([self.w['curves'], self.w['table']])],
+                          layout=W.Layout(border='1px solid #ddd', padding='4px'))
+        display(self.box)
+
+    def _set_panels(self, box, panels):
+        import ipywidgets as W
+        if getattr(box, '_shown', None) is panels: return   # unchanged since the last refresh: nothing to encode
+        box._shown = panels
+        if len(box.children) != len(panels):   # new layout: make the image widgets once
+            box.children = [W.VBox([W.HTML(), W.Image(format='png')], layout=W.Layout(margin='0 6px 0 0')) for _ in panels]
+        for child,(label,pic) in zip(box.children, panels):
+            lab, img = child.children
+            lab.value = f'<span style="font-size:11px">{html.escape(label)}</span>'
+            img.value, img.width = encode_png(pic), str(pic.shape[1])
+
+    def show(self, status, train_panels, valid_panels, curves, names, values):
+        self.w['status'].value = '<br>'.join(f'<span style="font-family:monospace;font-size:12px">{html.escape(l)}</span>' for l in status)
+        self._set_panels(self.w['train'], train_panels)
+        self._set_panels(self.w['valid'], valid_panels)
+        self.w['curves'].value = encode_png(curves)
+        self.w['table'].value = metrics_table_html(names, values)
+
+class FileSink:
+    "The dashboard as `<run_dir>/live_view/dashboard.png`, rewritten at each refresh"
+    kind = 'files'
+    def __init__(self, run_dir): self.path = Path(run_dir)/'live_view'/'dashboard.png'
+    def show(self, status, train_panels, valid_panels, curves, names, values):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_bytes(encode_png(dashboard_picture(status, train_panels, valid_panels, curves)))
+
+class TensorBoardSink:
+    "OpenStereo's TensorBoard event files in `folder`: pictures and scalars by iteration (needs the `tensorboard` package)"
+    def __init__(self, folder):
+        from torch.utils.tensorboard import SummaryWriter   # ImportError without the tensorboard package
+        self.writer = SummaryWriter(str(folder))
+    def panels(self, name:str, panels:list, it:int): self.writer.add_image(name, hstack_panels(panels, label_h=0), it, dataformats='HWC')
+    def scalar(self, name:str, value:float, it:int): self.writer.add_scalar(name, value, it)
+    def flush(self): self.writer.flush()
+    def close(self): self.writer.close()
+
 # %% ../../nbs/08a_callbacks.visual.ipynb #27505eef
 class LiveView(Callback):
     "Live dashboard of `visual_summary`, curves and speed: ipywidgets in Jupyter, PNG (and TensorBoard) files elsewhere"
@@ -88,9 +187,16 @@ class LiveView(Callback):
         if mode not in ('auto', 'widget', 'files'): raise ValueError(f"LiveView: mode must be 'auto', 'widget' or 'files', got {mode!r}")
         self.log_iter, self.min_interval, self.dir_arg, self.mode, self.tensorboard = int(log_iter), min_interval, run_dir, mode, tensorboard
         self.max_size, self.vmin, self.vmax, self.mean, self.std = max_size, vmin, vmax, mean, std
-        self.active, self.sink, self.dashboard, self.refresh_iters = False, None, None, []
+        self.active, self.out, self.tb, self.refresh_iters = False, None, None, []
 
-    # --- events -----------------------------------------------------------------------------------------------
+    @property
+    def sink(self)->str|None: return None if self.out is None else self.out.kind   # 'widget', 'files' or None
+    @property
+    def w(self)->dict: return self.out.w            # the widgets (in 'widget' mode)
+    @property
+    def dashboard(self): return getattr(self.out, 'box', None)
+
+    # --- when: fastai's events ---------------------------------------------------------------------------------
     _handled = frozenset({'before_fit', 'before_train', 'after_train', 'before_validate', 'after_validate',
                           'after_batch', 'after_epoch', 'after_fit'})
     def __call__(self, event_name):
@@ -102,22 +208,24 @@ class LiveView(Callback):
         self.active = not (hasattr(self.learn, 'lr_finder') or hasattr(self.learn, 'gather_preds'))
         if not self.active: return
         self.refresh_iters, self.warned, self.scalars = [], set(), {}
-        self.train_panels, self.valid_panels, self.val_ref, self.writer = [], [], None, None
+        self.train_panels, self.valid_panels, self.val_ref, self.out, self.tb = [], [], None, None, None
         self.t_fit = self.t_phase = time.perf_counter()
         self.t_refresh = -float('inf')   # wall time of the last refresh
         self.train_time = self.phase_train = self.phase_valid = self.t_last = 0.  # t_last: training seconds at the last refresh
         self.it_last, self.speed, self.loss_hist, self.epoch_iters, self.rendered_iter = 0, float('nan'), [], [], -1
         self.metric_row = (None, None)   # (number of epochs it shows, picture): redrawn only when an epoch ends
         d = self.dir_arg if self.dir_arg is not None else getattr(self.learn, 'run_dir', None)
-        self.out_dir = None if d is None else Path(d)
         mode = self.mode if self.mode != 'auto' else ('widget' if in_jupyter() else 'files')
         if mode == 'widget':
-            try: self._build_widgets()
+            try: self.out = WidgetSink(self.log_iter)
             except ImportError:
                 warnings.warn("LiveView: ipywidgets is not installed; writing files instead (pip install ipywidgets)")
                 mode = 'files'
-        if self.tensorboard: self._open_tensorboard()
-        self.sink = mode if (mode == 'widget' or self.out_dir is not None) else None
+        if mode == 'files' and d is not None: self.out = FileSink(d)
+        if self.tensorboard:
+            try: self.tb = TensorBoardSink(Path(d if d is not None else self.learn.path)/'summary')
+            except ImportError: warnings.warn("LiveView(tensorboard=True): the tensorboard package is not installed "
+                                              "(pip install tensorboard); no event files are written")
 
     def before_train(self): self.t_phase = time.perf_counter()
     def after_train(self):
@@ -132,27 +240,26 @@ class LiveView(Callback):
             if self.learn.train_iter % self.log_iter: return    # the per-batch cost of the live view
             if self.min_interval and time.perf_counter() - self.t_refresh < self.min_interval: return
             self.refresh_iters.append(self.learn.train_iter)
-            if self.sink is None and self.writer is None: return
+            if self.out is None and self.tb is None: return
             self._safe(self._capture_train)
             self._safe(self._refresh)
-        elif self.val_ref is None and (self.sink is not None or self.writer is not None):
+        elif self.val_ref is None and (self.out is not None or self.tb is not None):
             self.val_ref = (self.learn.pred, self.learn.xb)       # a reference, rendered at the end of the epoch
 
     def after_epoch(self):
         if not self.active: return
         self.epoch_iters.append(self.learn.train_iter)
-        if self.sink is None and self.writer is None: return
+        if self.out is None and self.tb is None: return
         if self.val_ref is not None: self._safe(self._capture_valid)
         self._safe(self._refresh, epoch_end=True)
 
     def after_fit(self):
         if not self.active: return
-        if self.learn.train_iter != self.rendered_iter and (self.sink is not None or self.writer is not None):
+        if self.learn.train_iter != self.rendered_iter and (self.out is not None or self.tb is not None):
             self._safe(self._refresh)
-        if self.writer is not None: self.writer.close(); self.writer = None
+        if self.tb is not None: self.tb.close(); self.tb = None
         self.active = False
 
-    # --- capture and render -------------------------------------------------------------------------------------
     def _safe(self, f, *args, **kwargs):
         "Run `f`; an error is a warning (once per message), never the end of training"
         try: f(*args, **kwargs)
@@ -161,13 +268,14 @@ class LiveView(Callback):
     def _warn(self, msg):
         if msg not in self.warned: self.warned.add(msg); warnings.warn(msg, stacklevel=3)
 
+    # --- what: the pictures and numbers of a refresh --------------------------------------------------------------
     def _render(self, pred, xb, phase):
         "Labelled pictures for `pred` of batch `xb`: the visual_summary, or left | predicted | true | error"
         batch = xb[0] if len(xb) and isinstance(xb[0], dict) else {}
         ref = batch.get('ref_img')
         hw = tuple(ref.shape[-2:]) if ref is not None else None
         summary = pred.get('visual_summary') if isinstance(pred, dict) else None
-        panels = []
+        panels, it = [], self.learn.train_iter
         if summary is not None and phase == 'train':
             if not isinstance(summary, dict):
                 self._warn(f"LiveView: visual_summary must be a dict, got {type(summary).__name__}; not shown"); summary = {}
@@ -176,9 +284,9 @@ class LiveView(Callback):
             for k,why in skipped.items(): self._warn(f"visual_summary[{k!r}]: {why}; skipped")
             self.scalars.update(scalars)
             for v in pics.values(): panels += v
-            if self.writer is not None:
-                for k,v in pics.items(): self.writer.add_image(k.split('/', 1)[-1], hstack_panels(v, label_h=0), self.learn.train_iter, dataformats='HWC')
-                for k,v in scalars.items(): self.writer.add_scalar(k.split('/', 1)[-1], v, self.learn.train_iter)
+            if self.tb is not None:
+                for k,v in pics.items(): self.tb.panels(k.split('/', 1)[-1], v, it)
+                for k,v in scalars.items(): self.tb.scalar(k.split('/', 1)[-1], v, it)
         if panels: return panels
         inf = pred.get('inference_disp') if isinstance(pred, dict) else None
         if isinstance(inf, dict) and 'disp_est' in inf and ref is not None:
@@ -187,8 +295,7 @@ class LiveView(Callback):
             panels = prediction_panels(ref[0][:, ::s, ::s], inf['disp_est'][0][::s, ::s],
                                        None if gt is None else gt[0][::s, ::s], None if m is None else m[0][::s, ::s],
                                        self.vmin, self.vmax, self.mean, self.std)
-            if self.writer is not None:
-                self.writer.add_image(f'{phase}/prediction', hstack_panels(panels, label_h=0), self.learn.train_iter, dataformats='HWC')
+            if self.tb is not None: self.tb.panels(f'{phase}/prediction', panels, it)
         return panels
 
     def _capture_train(self): self.train_panels = self._render(self.learn.pred, self.learn.xb, 'train')
@@ -224,91 +331,23 @@ class LiveView(Callback):
         return lines
 
     def _curves(self, names, values)->np.ndarray:
-        rec = self.learn.recorder
-        lh = np.asarray(self.loss_hist)
-        eit = np.asarray(self.epoch_iters[:len(values)], np.float64)
-        col = lambda n: np.array([v[names.index(n)] if names.index(n) < len(v) and isinstance(v[names.index(n)], (int, float))
-                                  else np.nan for v in values], np.float64)
-        loss = {'train (smoothed)': (np.arange(1, len(lh) + 1), lh)}
-        if 'valid_loss' in names and values: loss['valid'] = (eit, col('valid_loss'))
-        top = [line_plot(loss, 'loss |', (340, 160))]
-        lrs = np.asarray(getattr(rec, 'lrs', []), np.float64)
-        if len(lrs): top.append(line_plot({'lr': (np.arange(1, len(lrs) + 1), lrs)}, 'learning rate |', (240, 160)))
-        rows = [hstack_panels([('', p) for p in top], gap=6, label_h=0)]
-        terms = [n for n in names if n.startswith('loss_')]
-        mets = [n for n in names if n not in ('train_loss', 'valid_loss', 'nonfinite') and not (len(terms) == 1 and n in terms)]  # one term = train_loss
-        if values and mets:
-            if self.metric_row[0] != len(values):
-                ep = np.arange(1, len(values) + 1)
-                self.metric_row = (len(values), hstack_panels([('', line_plot({n: (ep, col(n))}, 'epoch |', (190, 130)))
-                                                               for n in mets[:8]], gap=6, label_h=0))
-            rows.append(self.metric_row[1])
+        "The charts; the metric row is redrawn only when an epoch has ended"
+        rows = [training_curves(self.loss_hist, getattr(self.learn.recorder, 'lrs', []), names, values, self.epoch_iters)]
+        if self.metric_row[0] != len(values): self.metric_row = (len(values), metric_curves(names, values))
+        if self.metric_row[1] is not None: rows.append(self.metric_row[1])
         return vstack_images(rows, gap=4)
 
-    def _table(self, names, values)->str:
-        if not values: return '<i>no epoch finished yet</i>'
-        head = ''.join(f'<th style="padding:0 6px">{html.escape(n)}</th>' for n in ['epoch'] + names)
-        body = ''.join('<tr>' + ''.join(f'<td style="padding:0 6px">{(f"{v:.4g}" if isinstance(v, float) else html.escape(str(v)))}</td>'
-                                        for v in [i + 1] + list(r)) + '</tr>' for i,r in list(enumerate(values))[-8:])
-        return f'<table style="font-size:11px;border-collapse:collapse"><tr>{head}</tr>{body}</table>'
-
     def _refresh(self, epoch_end:bool=False):
-        "Redraw the dashboard (widgets or files) and write TensorBoard scalars"
+        "Draw the dashboard and hand it to the sinks"
         names, values = self._history()
         status, curves, it = self._status(names, values), self._curves(names, values), self.learn.train_iter
         new_iter = it != self.rendered_iter
         self.rendered_iter, self.t_refresh = it, time.perf_counter()
-        if self.writer is not None:
-            if self.loss_hist and new_iter: self.writer.add_scalar('train/loss', self.loss_hist[-1], it)
-            if getattr(self.learn.recorder, 'lrs', None) and new_iter: self.writer.add_scalar('train/lr', self.learn.recorder.lrs[-1], it)
+        if self.tb is not None:
+            if self.loss_hist and new_iter: self.tb.scalar('train/loss', self.loss_hist[-1], it)
+            if getattr(self.learn.recorder, 'lrs', None) and new_iter: self.tb.scalar('train/lr', self.learn.recorder.lrs[-1], it)
             if epoch_end and values:
                 for n,v in zip(names, values[-1]):
-                    if isinstance(v, (int, float)): self.writer.add_scalar(f'epoch/{n}', v, it)
-            self.writer.flush()
-        if self.sink == 'widget': self._update_widgets(status, curves, names, values)
-        elif self.sink == 'files':
-            self.out_dir.joinpath('live_view').mkdir(parents=True, exist_ok=True)
-            title = lambda t: text_image([t], size=12)
-            pic = vstack_images([text_image(status), title('training: visual_summary'), hstack_panels(self.train_panels),
-                                 title('validation: first pair'), hstack_panels(self.valid_panels), curves], gap=6)
-            self.out_dir.joinpath('live_view', 'dashboard.png').write_bytes(encode_png(pic))
-
-    # --- widgets ------------------------------------------------------------------------------------------------
-    def _build_widgets(self):
-        import ipywidgets as W
-        from IPython.display import display
-        self.w = dict(status=W.HTML('<i>waiting for the first refresh (every {} iterations)</i>'.format(self.log_iter)),
-                      train=W.HBox(), valid=W.HBox(), curves=W.Image(format='png'), table=W.HTML())
-        h = lambda t: W.HTML(f'<b>{t}</b>')
-        self.dashboard = W.VBox([self.w['status'], h('training: visual_summary'), self.w['train'],
-                                 h('validation: first pair'), self.w['valid'], W.HBox([self.w['curves'], self.w['table']])],
-                                layout=W.Layout(border='1px solid #ddd', padding='4px'))
-        display(self.dashboard)
-
-    def _set_panels(self, box, panels):
-        import ipywidgets as W
-        if getattr(box, '_shown', None) is panels: return   # unchanged since the last refresh: nothing to encode
-        box._shown = panels
-        if len(box.children) != len(panels):   # new layout: make the image widgets once
-            box.children = [W.VBox([W.HTML(), W.Image(format='png')], layout=W.Layout(margin='0 6px 0 0')) for _ in panels]
-        for child,(label,pic) in zip(box.children, panels):
-            lab, img = child.children
-            lab.value = f'<span style="font-size:11px">{html.escape(label)}</span>'
-            img.value, img.width = encode_png(pic), str(pic.shape[1])
-
-    def _update_widgets(self, status, curves, names, values):
-        self.w['status'].value = '<br>'.join(f'<span style="font-family:monospace;font-size:12px">{html.escape(l)}</span>' for l in status)
-        self._set_panels(self.w['train'], self.train_panels)
-        self._set_panels(self.w['valid'], self.valid_panels)
-        self.w['curves'].value = encode_png(curves)
-        self.w['table'].value = self._table(names, values)
-
-    # --- TensorBoard --------------------------------------------------------------------------------------------
-    def _open_tensorboard(self):
-        try: from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            warnings.warn("LiveView(tensorboard=True): the tensorboard package is not installed (pip install tensorboard); "
-                          "no event files are written")
-            return
-        d = (self.out_dir if self.out_dir is not None else Path(self.learn.path)) / 'summary'
-        self.writer = SummaryWriter(str(d))
+                    if isinstance(v, (int, float)): self.tb.scalar(f'epoch/{n}', v, it)
+            self.tb.flush()
+        if self.out is not None: self.out.show(status, self.train_panels, self.valid_panels, curves, names, values)
