@@ -26,7 +26,7 @@ class TorchSchedulerCallback(Callback):
         self.on_epoch = cfg.pop('on_epoch', True)
         self.warmup_steps = int((cfg.pop('warmup', None) or {}).get('warmup_steps', 0))
         self.kwargs, self.sched = cfg, None
-        self.state, self.start_iter, self.active, self.pending = None, 0, True, False  # set when resuming: scheduler state, iterations already done
+        self.state, self.start_iter, self.active, self.ready, self.pending = None, 0, True, False, False  # set when resuming: scheduler state, iterations already done
 
     def before_fit(self):
         self.active = not any(isinstance(c, ParamScheduler) for c in getattr(self.learn, 'cbs', []))
@@ -35,6 +35,10 @@ class TorchSchedulerCallback(Callback):
                 warnings.warn(f"trainer_cfg.scheduler_cfg ({self.sched_name or 'warm-up'}) is not applied: this fit brings its own "
                               f"learning-rate schedule (fastai's {type(next(c for c in self.learn.cbs if isinstance(c, ParamScheduler))).__name__})")
             return
+        self.ready = False   # the scheduler is made when training starts: `learn.validate()` runs before_fit too
+
+    def _setup(self):
+        self.ready = True
         if not isinstance(self.learn.opt, OptimWrapper):
             raise TypeError("TorchSchedulerCallback needs a torch optimizer wrapped in fastai's OptimWrapper "
                             "(stereo_learner builds one from optimizer_cfg)")
@@ -55,8 +59,11 @@ class TorchSchedulerCallback(Callback):
         w = min(1., (it + 1) / self.warmup_steps) if self.warmup_steps else 1.
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr * w
 
+    def before_train(self):
+        if self.active and not self.ready: self._setup()
+
     def before_batch(self):
-        if self.training and self.active: self._flush(); self._warm()
+        if self.training and self.ready: self._flush(); self._warm()
 
     def _step(self):
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr  # undamped value for the scheduler
@@ -68,15 +75,15 @@ class TorchSchedulerCallback(Callback):
         if self.pending: self.pending = False; self._step()
 
     def after_batch(self):
-        if self.training and self.active and self.sched is not None and not self.on_epoch: self.pending = True
+        if self.training and self.ready and self.sched is not None and not self.on_epoch: self.pending = True
 
     def after_epoch(self):
-        if not self.active: return
+        if not self.ready: return
         self._flush()
         if self.sched is not None and self.on_epoch: self._step()
 
     def after_fit(self):
-        if not self.active: return
+        if not self.ready: return
         self._flush()
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr
         self.start_iter = 0  # a resumed position holds for one fit
