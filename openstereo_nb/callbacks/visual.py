@@ -29,6 +29,12 @@ PLOT_COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (14
 
 def _fmt(v:float)->str: return f'{v:.3g}'
 
+def _y_range(ys:np.ndarray, logy:bool=False)->tuple:
+    "The y axis of `ys`: its range padded by 5 %, but never below 0 for values that are all ≥ 0 (a loss, a learning rate)"
+    y0, y1 = ys.min(), ys.max()
+    pad = (y1 - y0) * 0.05 if y1 > y0 else max(abs(y0) * 0.05, 1e-3)
+    return (max(y0 - pad, 0.) if y0 >= 0 and not logy else y0 - pad), y1 + pad
+
 def line_plot(series:dict,           # {name: (x, y)}; non-finite points are left out
               title:str='',          # drawn top left, followed by the names in their colours
               size=(280, 150),       # (width, height) in pixels
@@ -50,10 +56,9 @@ def line_plot(series:dict,           # {name: (x, y)}; non-finite points are lef
     d.rectangle([L, T, W - R - 1, H - B - 1], outline=(170, 170, 170))
     if pts:
         xs, ys = np.concatenate([p[0] for p in pts.values()]), np.concatenate([p[1] for p in pts.values()])
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+        x0, x1 = xs.min(), xs.max()
         if x1 == x0: x0, x1 = x0 - 1, x1 + 1
-        pad = (y1 - y0) * 0.05 if y1 > y0 else max(abs(y0) * 0.05, 1e-3)
-        y0, y1 = y0 - pad, y1 + pad
+        y0, y1 = _y_range(ys, logy)
         pw, ph = W - R - 1 - L, H - B - 1 - T
         for i,k in enumerate(series):
             if k not in pts: continue
