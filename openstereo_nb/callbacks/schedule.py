@@ -67,7 +67,11 @@ class TorchSchedulerCallback(Callback):
 
     def _step(self):
         for g,lr in zip(self.topt.param_groups, self.base): g['lr'] = lr  # undamped value for the scheduler
-        self.sched.step()
+        try: self.sched.step()
+        except ValueError as e:   # OneCycleLR past `total_steps`: say which setting, not only torch's count
+            if 'total' not in str(e): raise
+            raise ConfigError(f"trainer_cfg.scheduler_cfg: {self.sched_name} is set up for fewer steps than this fit takes ({e}); "
+                              f"make total_steps cover every iteration (len(dls.train) × epochs) or fit fewer epochs") from None
         self.base = [g['lr'] for g in self.topt.param_groups]
 
     def _flush(self):
