@@ -28,6 +28,7 @@ KEY_PAGES = {
     'zoo.html':                dict(title='Model zoo', table=True, api=True),
     'benchmarks.html':         dict(title='Benchmarks'),
     'viz.html':                dict(title='Disparity pictures', api=True, images=1),
+    'show.html':               dict(title='show_batch and show_results', api=True, images=1),
     'io.html':                 dict(title='File formats', api=True),
     'modeling.base_model.html': dict(title='BaseModel', api=True),
     'models.psmnet.html':      dict(title='PSMNet', api=True),
