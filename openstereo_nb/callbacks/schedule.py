@@ -29,13 +29,13 @@ class TorchSchedulerCallback(Callback):
         self.state, self.start_iter, self.active, self.ready, self.pending = None, 0, True, False, False  # set when resuming: scheduler state, iterations already done
 
     def before_fit(self):
+        self.ready = False   # the scheduler is made when training starts: `learn.validate()` runs before_fit too
         self.active = not any(isinstance(c, ParamScheduler) for c in getattr(self.learn, 'cbs', []))
         if not self.active:  # fit_one_cycle, fit_flat_cos, lr_find: fastai's schedule drives the learning rate
             if self.sched_name or self.warmup_steps:
                 warnings.warn(f"trainer_cfg.scheduler_cfg ({self.sched_name or 'warm-up'}) is not applied: this fit brings its own "
                               f"learning-rate schedule (fastai's {type(next(c for c in self.learn.cbs if isinstance(c, ParamScheduler))).__name__})")
             return
-        self.ready = False   # the scheduler is made when training starts: `learn.validate()` runs before_fit too
 
     def _setup(self):
         self.ready = True

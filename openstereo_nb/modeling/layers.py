@@ -139,9 +139,8 @@ def convbn_relu3d(in_planes:int, out_planes:int)->nn.Sequential:
 
 
 # %% ../../nbs/07_modeling.layers.ipynb #7df271a6
-class GwcBasicBlock(nn.Module):
-    "Residual block in v1's GwcNet layout: `conv1` (conv-BN, ReLU) → `conv2` (conv-BN) + shortcut, no final ReLU"
-    expansion = 1
+class GwcBasicBlock(BasicBlock):
+    "`BasicBlock` in v1's GwcNet layout: `conv1` is the nested `convbn_relu` (state-dict names `conv1.0.0.*`), BatchNorm always"
     def __init__(self,
                  in_planes:int,             # input channels
                  planes:int,                # output channels
@@ -150,14 +149,8 @@ class GwcBasicBlock(nn.Module):
                  pad:int,                   # padding of both 3×3 convs (replaced by `dilation` if that is above 1)
                  dilation:int,              # dilation of both 3×3 convs
                 ):
-        super().__init__()
+        super().__init__(True, in_planes, planes, stride, downsample, pad, dilation)
         self.conv1 = convbn_relu(in_planes, planes, 3, stride, pad, dilation)
-        self.conv2 = conv_bn(True, planes, planes, 3, 1, pad, dilation, bias=False)
-        self.downsample, self.stride = downsample, stride
-
-    def forward(self, x:Tensor)->Tensor:
-        out = self.conv2(self.conv1(x))
-        return out + (x if self.downsample is None else self.downsample(x))
 
 # %% ../../nbs/07_modeling.layers.ipynb #b2669b68
 def make_layer(block,            # residual block class, called as `block(in_planes, planes, stride, downsample, pad, dilation)`
