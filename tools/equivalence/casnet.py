@@ -86,7 +86,7 @@ def compare(model_type, H, W, B=1, seed=0):
     mask = (gt > 0) & (gt < 192)
     t = time.time()
     om = mine({**x, 'disp_gt': gt, 'mask': mask})['training_disp']['disp']
-    lm, _ = CasStereoLoss()(**om); lm.backward()
+    lm, _ = CasStereoLoss()(**om, disp_gt=gt, mask=mask); lm.backward()
     orf = ref.net(x['ref_img'], x['tgt_img'])
     lr_ = ref_loss(orf, gt, mask); lr_.backward()
     est = om['disp_ests']

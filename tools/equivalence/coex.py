@@ -130,7 +130,7 @@ def compare(H, W, max_disp, B=1, seed=0, fp64=False):
     xt = {**x, 'disp_gt': gt, 'mask': (gt > 0) & (gt < max_disp)}
     agg = LossAggregator(cfg(max_disp)['loss_cfg'])
     t = time.time()
-    om = mine(xt)['training_disp']; lm, _ = agg(om); lm.backward()
+    om = mine(xt)['training_disp']; lm, _ = agg(om, xt); lm.backward()
     orf = ref(xt)['training_disp']; lr, _ = agg(orf); lr.backward()
     tr = [maxdiff(a, b) for a, b in zip(om['disp']['disp_ests'], orf['disp']['disp_ests'])]
     pr = dict(ref.named_parameters())

@@ -142,7 +142,7 @@ def compare(H, W, max_disp, B=1, seed=0, fp64=False):
     diffs = {k: [maxdiff(a, b.squeeze(1)) for a, b in zip(om[k]['disp_ests'], orf[k]['disp_ests'])] for k in om}
     ours_loss = [MultiScaleLoss(**LOSS_CFG), MultiScaleLoss(**LOSS_CFG)]
     ref_loss = [rl.MultiScaleLoss(**LOSS_CFG), rl.MultiScaleLoss(**LOSS_CFG)]
-    lm = sum(f(**om[k])[0] for f, k in zip(ours_loss, om)); lr = sum(f(**orf[k])[0] for f, k in zip(ref_loss, orf))
+    lm = sum(f(**om[k], disp_gt=xt['disp_gt'], mask=xt['mask'])[0] for f, k in zip(ours_loss, om)); lr = sum(f(**orf[k])[0] for f, k in zip(ref_loss, orf))
     lm.backward(); lr.backward()
     pr = dict(ref.named_parameters())
     named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]

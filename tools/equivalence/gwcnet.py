@@ -101,7 +101,7 @@ def compare(H, W, max_disp, concat, B=1, seed=0, fp64=True):
     def loss(o):
         m = o['mask']
         return sum(w * F.smooth_l1_loss(d[m], o['disp_gt'][m]) for w, d in zip(WEIGHTS, o['disp_ests']))
-    om = mine(xt)['training_disp']['disp']; loss(om).backward()
+    om = {**mine(xt)['training_disp']['disp'], 'disp_gt': xt['disp_gt'], 'mask': xt['mask']}; loss(om).backward()
     orf = ref(xt)['training_disp']['disp']; loss(orf).backward()
     tr = [maxdiff(a, b) for a, b in zip(om['disp_ests'], orf['disp_ests'])]
     pr = dict(ref.named_parameters())

@@ -99,7 +99,7 @@ def compare(H, W, max_disp, B=1, seed=0):
     # ours first; keep its outputs and gradients, free the graph, then v1's
     mine.train()
     res = mine(xt)['training_disp']['disp']
-    lm, info = LacGwcLoss()(**res); lm.backward()
+    lm, info = LacGwcLoss()(**res, disp_gt=gt, mask=mask); lm.backward()
     em = [e.detach() for e in res['disp_ests']]; pm = [p.detach() for p in res['distributions']]
     del res; gc.collect()
     ref.train()

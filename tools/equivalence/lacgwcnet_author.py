@@ -80,8 +80,9 @@ def run(H, W, max_disp, B, train):
     their.train(); mine.train()
     loss1, loss2 = their(l, r, gt)
     total = 0.1 * loss1.mean() + loss2.mean(); total.backward()
-    res = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': (gt > 0) & (gt < max_disp)})['training_disp']['disp']
-    lm, info = LacGwcLoss()(**res); lm.backward()
+    mask = (gt > 0) & (gt < max_disp)
+    res = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': mask})['training_disp']['disp']
+    lm, info = LacGwcLoss()(**res, disp_gt=gt, mask=mask); lm.backward()
     tp = {n[len('module.'):]: q for n, q in their.named_parameters()}
     gd = max(md(q.grad, tp[n[len('net.'):]].grad) for n, q in mine.named_parameters() if q.grad is not None)
     gmax = max(q.grad.abs().max().item() for q in tp.values() if q.grad is not None)

@@ -80,7 +80,7 @@ def compare(H, W, max_disp, B=1, seed=0):
     mine.train(); ref.train()
     gt = torch.rand(B, H, W, generator=g) * (max_disp - 1)
     xt = {**x, 'disp_gt': gt, 'mask': (gt > 0) & (gt < max_disp)}
-    om = mine(xt)['training_disp']['disp']; orf = ref(xt)['training_disp']['disp']
+    om = {**mine(xt)['training_disp']['disp'], 'disp_gt': xt['disp_gt'], 'mask': xt['mask']}; orf = ref(xt)['training_disp']['disp']
     tr = [maxdiff(a, b) for a, b in zip(om['disp_ests'], orf['disp_ests'])]
     def loss(o):
         m = o['mask']

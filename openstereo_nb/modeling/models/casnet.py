@@ -360,7 +360,7 @@ class CasStereoNet(BaseModel):
         res = self.net(ref, tgt)
         last = res[f'stage{len(self.ndisps)}']['pred']
         if not self.training: return stereo_output(inputs, last)
-        return stereo_output(inputs, last, {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, last, {'disp': {'disp_ests': res}})
 
 # %% ../../../nbs/23_models.casnet.ipynb #44c765a1
 class CasStereoLoss(BaseLoss):

@@ -385,7 +385,7 @@ class CFNet(BaseModel):
         if self.training: check_training_inputs(inputs, 'CFNet')
         res = self.net(ref, tgt)
         if not self.training: return stereo_output(inputs, res[0][0])
-        return stereo_output(inputs, res[-1], {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, res[-1], {'disp': {'disp_ests': res}})
 
 # %% ../../../nbs/24_models.cfnet.ipynb #3d7157b8
 # v1's CFNet_sceneflow_part1.yaml, as overrides of configs/cfnet/CFNet_sceneflow.yaml (which is v1's part 2)

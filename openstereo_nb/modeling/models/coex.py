@@ -409,7 +409,7 @@ class CoExDispProcessor(nn.Module):
         disp_1 = upfeat(disp_4, spx, 4, 4).squeeze(1) * 4
         if not self.training: return stereo_output(inputs, disp_1)
         disp_4 = F.interpolate(disp_4 * 4, size=ref.shape[-2:], mode='bilinear').squeeze(1)
-        return stereo_output(inputs, disp_1, {'disp': {'disp_ests': [disp_1, disp_4], 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, disp_1, {'disp': {'disp_ests': [disp_1, disp_4]}})
 
 # %% ../../../nbs/26_models.coex.ipynb #4a7bd063
 # The authors' release (antabangun/coex): a PyTorch Lightning module holding the network as `stereo`, whose attributes

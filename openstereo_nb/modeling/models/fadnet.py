@@ -443,9 +443,8 @@ class FADNet(BaseModel):
         r_flows = [p.squeeze(1) for p in x['dispnetres_flows']]
         if not self.training: return stereo_output(inputs, r_flows[0])
         check_training_inputs(inputs, 'FADNet')
-        gt, mask = inputs['disp_gt'], inputs['mask']
-        return stereo_output(inputs, r_flows[0], {'dispnetc_flows': {'disp_ests': c_flows, 'disp_gt': gt, 'mask': mask},
-                                                  'dispnetres_flows': {'disp_ests': r_flows, 'disp_gt': gt, 'mask': mask}})
+        return stereo_output(inputs, r_flows[0], {'dispnetc_flows': {'disp_ests': c_flows},
+                                                  'dispnetres_flows': {'disp_ests': r_flows}})
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Accept the authors' FADNet++ checkpoints (`extract_network.*`, `cunet.*`, `dispnetres.*`) besides OpenStereo's"

@@ -124,7 +124,7 @@ class GwcDispProcessor(nn.Module):
             check_training_inputs(inputs, 'GwcDispProcessor')
             preds = [self.regress(head(x), size) for head, x in
                      zip((self.classif0, self.classif1, self.classif2, self.classif3), (cost0, out1, out2, out3))]
-            return stereo_output(inputs, preds[3], {'disp': {'disp_ests': preds, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+            return stereo_output(inputs, preds[3], {'disp': {'disp_ests': preds}})
         return stereo_output(inputs, self.regress(self.classif3(out3), size))
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #a3b1c7e0

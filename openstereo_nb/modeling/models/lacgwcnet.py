@@ -317,7 +317,7 @@ class LacGwcNet(BaseModel):
         if self.training: check_training_inputs(inputs, 'LacGwcNet')
         res = self.net(ref, tgt)
         if not self.training: return stereo_output(inputs, res['disp'])
-        return stereo_output(inputs, res['disp_ests'][-1], {'disp': {**res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, res['disp_ests'][-1], {'disp': {**res}})
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #1faeeeaf
 def disp_to_distribution(disp_gt:Tensor,   # B×H×W ground truth

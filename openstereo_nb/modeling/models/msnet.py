@@ -290,4 +290,4 @@ class MSNet(BaseModel):
         if self.training: check_training_inputs(inputs, 'MSNet')
         res = self.net(ref, tgt)
         if not self.training: return stereo_output(inputs, res[0])
-        return stereo_output(inputs, res[3], {'disp': {'disp_ests': res, 'disp_gt': inputs['disp_gt'], 'mask': inputs['mask']}})
+        return stereo_output(inputs, res[3], {'disp': {'disp_ests': res}})

@@ -153,8 +153,7 @@ class PSMDispProcessor(nn.Module):
         disp1, disp2, disp3 = [self.disp_processor(inputs[f'cost{i}']) for i in (1, 2, 3)]
         if not self.training: return stereo_output(inputs, disp3)
         check_training_inputs(inputs, 'PSMDispProcessor')
-        return stereo_output(inputs, disp3, {'disp': {'disp_ests': [disp1, disp2, disp3], 'disp_gt': inputs['disp_gt'],
-                                                      'mask': inputs['mask']}})
+        return stereo_output(inputs, disp3, {'disp': {'disp_ests': [disp1, disp2, disp3]}})
 
 # %% ../../../nbs/20_models.psmnet.ipynb #f00fb856
 # The original release (JiaRenChang/PSMNet) names: its `convbn` + ReLU pairs are separate Sequential entries where
