@@ -50,7 +50,7 @@ def data_cfg(root, lst, bs, workers):
 
 def ours(root, lst, bs, workers):
     cfg = load_config({'data_cfg': data_cfg(root, lst, bs, workers), 'model_cfg': {'model': 'PSMNet', 'base_config': {'max_disp': 192}},
-                       'loss_cfg': [{'log_prefix': 'disp', 'type': 'Smooth_l1_Loss'}], 'trainer_cfg': {}}, check_names=False)
+                       'loss_cfg': [{'log_prefix': 'disp', 'type': 'Smooth_l1_Loss'}], 'trainer_cfg': {}})
     return stereo_dl(cfg, 'train', device=torch.device('cpu'))
 
 def theirs(ref, root, lst, bs, workers):

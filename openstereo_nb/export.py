@@ -233,7 +233,7 @@ def onnx_info(path)->dict:
 def _small_cfg(path, max_disp:int):
     "A zoo config with `max_disp` everywhere the model reads it (base_config and any stage's `maxdisp`)"
     from openstereo_nb.config import load_config
-    cfg = load_config(path, overrides={'model_cfg.base_config.max_disp': max_disp}, check_names=False)
+    cfg = load_config(path, overrides={'model_cfg.base_config.max_disp': max_disp})
     for v in cfg['model_cfg'].values():
         if isinstance(v, dict) and 'maxdisp' in v: v['maxdisp'] = max_disp
     return cfg

@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from PIL import Image
 from fastai.learner import Learner
 from fastprogress.fastprogress import progress_bar
-from .config import ensure_config
+from .config import load_config
 from .io import read_image, write_pfm, write_png_disp
 from .viz import IMAGENET_MEAN, IMAGENET_STD, DISP_CMAP, colorize_disp, to_numpy
 from .modeling.base_model import build_model, padded_forward
@@ -47,7 +47,7 @@ def load_model(source,             # a `BaseModel` (any `nn.Module`), a fastai `
         elif path.suffix in ('.yaml', '.yml'):
             raise ValueError(f"{path} is a config; give the checkpoint (or the run folder) as the model and the config as config=")
         else: cfg, ckpt = config, path
-        model = build_model(ensure_config(cfg), is_training=False)
+        model = build_model(load_config(cfg), is_training=False)
         load_checkpoint(model, ckpt, strict=strict)
         model.checkpoint_path = Path(ckpt)
     else: raise TypeError(f"load_model: expected a model, a Learner, a checkpoint file or a run folder, got {type(source).__name__}")

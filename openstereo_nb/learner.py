@@ -53,8 +53,8 @@ def stereo_learner(cfgs,            # config dict or YAML path
     "A fastai `Learner` built from an OpenStereo config: data, model, losses, metrics and every `trainer_cfg` callback"
     cfgs = load_config(cfgs)
     t = cfgs['trainer_cfg']
+    if model is None: model = build_model(cfgs, is_training=True)   # first: it checks model_cfg, which the data reads too (max_disp)
     if dls is None: dls = stereo_dls(cfgs)
-    if model is None: model = build_model(cfgs, is_training=True)
     cbs = [LossTermsLogger()]
     if t['check_nonfinite']: cbs.append(NonFiniteCallback(t['max_nonfinite']))
     if t['fix_bn']: cbs.append(FixBNCallback())

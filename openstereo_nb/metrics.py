@@ -8,11 +8,10 @@ import torch
 from torch import Tensor
 from fastai.learner import Metric
 from .registry import METRICS, ConfigError
-from .config import DEFAULT_METRICS
 from .data.batch import valid_mask
 
 # %% auto #0
-__all__ = ['epe', 'd1_all', 'bad_n', 'bad_1', 'bad_2', 'bad_3', 'StereoMetric', 'metrics_from_cfg']
+__all__ = ['DEFAULT_METRICS', 'epe', 'd1_all', 'bad_n', 'bad_1', 'bad_2', 'bad_3', 'StereoMetric', 'metrics_from_cfg']
 
 # %% ../nbs/04_metrics.ipynb #751b774f
 def _as_bhw(x, name:str)->Tensor:
@@ -133,6 +132,8 @@ class StereoMetric(Metric):
         return self._name or getattr(self.func, '__name__', None) or type(self.func).__name__
 
 # %% ../nbs/04_metrics.ipynb #9ecd3c8f
+DEFAULT_METRICS = ['epe', 'd1_all', 'bad_1', 'bad_2', 'bad_3']   # v1's evaluator default
+
 def metrics_from_cfg(evaluator_cfg:dict|None=None, # `trainer_cfg.evaluator_cfg`: `metrics:` (or v1's `metric:`) list of names
                     )->list:                        # one `StereoMetric` per name
     "The `StereoMetric`s a config's `evaluator_cfg` names; `DEFAULT_METRICS` (v1's five) when it names none"

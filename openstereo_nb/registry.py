@@ -4,15 +4,73 @@
 
 # %% ../nbs/00a_registry.ipynb #7b45a895
 from __future__ import annotations
-import importlib, pkgutil
+import copy, difflib, importlib, numbers, pkgutil, warnings
 
 # %% auto #0
-__all__ = ['MODELS', 'BACKBONES', 'COST_PROCESSORS', 'DISP_PROCESSORS', 'LOSSES', 'TRANSFORMS', 'DATASETS', 'METRICS',
-           'ConfigError', 'Registry']
+__all__ = ['REQUIRED', 'MODELS', 'BACKBONES', 'COST_PROCESSORS', 'DISP_PROCESSORS', 'LOSSES', 'TRANSFORMS', 'DATASETS', 'METRICS',
+           'ConfigError', 'check_type', 'check_keys', 'section_strict', 'check_section', 'Registry']
 
 # %% ../nbs/00a_registry.ipynb #5e626a7f
 class ConfigError(ValueError):
     "A config problem: the message names the key, the bad value and, where there are any, the choices."
+
+# %% ../nbs/00a_registry.ipynb #231806e7
+REQUIRED = object()  # a schema default: the key must be given
+
+def _type_names(t): return ' or '.join(o.__name__ for o in (t if isinstance(t, tuple) else (t,)))
+
+def check_type(key:str,  # the key's dotted path, for the message
+               value,    # its value
+               types,    # a type or tuple of types (a bool is not accepted as an int or a number)
+              ):
+    "A `ConfigError` naming `key`, the expected and the given type when `value` is not one of `types`"
+    ints = (int, numbers.Real, numbers.Integral)
+    if isinstance(value, bool) and (types in ints or isinstance(types, tuple) and bool not in types and any(t in ints for t in types)) \
+       or not isinstance(value, types):
+        raise ConfigError(f"{key}: expected {_type_names(types)}, got {type(value).__name__} {value!r}")
+
+def check_keys(keys,              # the section's keys that are not in `known`
+               known,             # the keys the section takes
+               prefix:str,        # the section's dotted path ('' for the top level)
+               strict:bool=True,  # an error (True) or a warning (False)
+              ):
+    "A `ConfigError` naming each unknown key with the closest known one and the keys the section takes (a warning when not `strict`)"
+    keys = list(keys)
+    if not keys: return
+    known = sorted(map(str, known))
+    msgs = []
+    for k in keys:
+        close = difflib.get_close_matches(str(k), known, n=1)
+        msgs.append(f"{f'{prefix}.{k}' if prefix else k}: unknown key" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    where = prefix or 'the top level'
+    allowed = f"{where} takes: {', '.join(known)}"
+    if strict: raise ConfigError('; '.join(msgs) + f". {allowed} (`strict: false` in {where} makes unknown keys a warning)")
+    warnings.warn('; '.join(msgs) + f"; ignored (strict: false). {allowed}", stacklevel=3)
+
+def section_strict(section:dict, prefix:str, default:bool=True)->bool:
+    "The section's own `strict` (a bool), else `default` (the top level's)"
+    s = section.get('strict')
+    if s is None: return default
+    check_type(f"{prefix}.strict" if prefix else 'strict', s, bool)
+    return s
+
+def check_section(section:dict,      # a config section (not modified)
+                  schema:dict,       # {key: (types, default)}; `REQUIRED` marks a key without a default
+                  prefix:str,        # the section's dotted path, e.g. 'data_cfg'
+                  strict:bool=True,  # unknown keys are errors (else warnings), unless the section sets `strict` itself
+                  more=(),           # further keys the section takes, unchecked (a component's own options)
+                 )->dict:            # a new dict: the section with every default filled in
+    "`section` completed from `schema`, with each value's type and every key checked"
+    if not isinstance(section, dict): raise ConfigError(f"{prefix}: expected a mapping, got {type(section).__name__} {section!r}")
+    out, strict = dict(section), section_strict(section, prefix, strict)
+    for k,(types,default) in schema.items():
+        if k not in out or out[k] is None and default is not REQUIRED:
+            if default is REQUIRED: raise ConfigError(f"{prefix}.{k}: required key is missing")
+            out[k] = copy.deepcopy(default)
+        else: check_type(f"{prefix}.{k}", out[k], types)
+    known = {*schema, *more, 'strict'}
+    check_keys([k for k in out if k not in known], known, prefix, strict)
+    return out
 
 # %% ../nbs/00a_registry.ipynb #8da77c2f
 class Registry:

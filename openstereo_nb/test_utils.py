@@ -54,7 +54,11 @@ def tiny_cfg(model:str='TinyStereoNet', # a registered model name
     if model == 'PSMNet':
         cfg['model_cfg'].update(backbone_cfg={'type': 'PSMNet'}, cost_processor_cfg={'type': 'PSMCostProcessor'},
                                 disp_processor_cfg={'type': 'PSMDispProcessor'})
-    return load_config(merge_config(cfg, overrides or {}))
+    cfg = merge_config(cfg, overrides or {})
+    if cfg['data_cfg']['name'] != 'Synthetic':   # another dataset: the synthetic set's own keys do not apply (unless given)
+        given = (overrides or {}).get('data_cfg', {})
+        cfg['data_cfg'] = {k: v for k, v in cfg['data_cfg'].items() if k in given or k not in ('num_train', 'num_val', 'size')}
+    return load_config(cfg)
 
 # %% ../nbs/03c_test_utils.ipynb #4ac24d38
 def tiny_learner(**kwargs):

@@ -160,7 +160,7 @@ def _zoo_models()->dict:
             try:
                 with warnings.catch_warnings(), torch.device('meta'):  # names and shapes only: no memory, no init cost
                     warnings.simplefilter('ignore')
-                    _ZOO_MODELS[entry] = build_model(load_config(p, check_names=False), is_training=False)
+                    _ZOO_MODELS[entry] = build_model(load_config(p), is_training=False)
             except Exception: continue
     return _ZOO_MODELS
 

@@ -17,6 +17,15 @@ __all__ = ['TorchSchedulerCallback', 'ClipGradCallback', 'FixBNCallback', 'ValEv
            'is_last_epoch', 'MaxIterCallback', 'MultiScaleLossRounds']
 
 # %% ../../nbs/08b_callbacks.schedule.ipynb #c8b99c93
+def _scheduler_class(name)->type:
+    "The `torch.optim.lr_scheduler` class `name` names; a `ConfigError` listing the choices otherwise"
+    cls = getattr(torch.optim.lr_scheduler, str(name), None)
+    base = torch.optim.lr_scheduler.LRScheduler
+    if isinstance(cls, type) and issubclass(cls, base) and cls is not base: return cls
+    names = sorted(n for n, o in vars(torch.optim.lr_scheduler).items()
+                   if isinstance(o, type) and issubclass(o, base) and o is not base and not n.startswith('_'))
+    raise ConfigError(f"trainer_cfg.scheduler_cfg.scheduler: unknown scheduler {name!r}; choose one of: {', '.join(names)}")
+
 class TorchSchedulerCallback(Callback):
     "Step the torch scheduler of `scheduler_cfg` per epoch or per iteration, with OpenStereo's linear warm-up"
     order = 5  # before the recorder reads the learning rate of the batch
@@ -26,6 +35,9 @@ class TorchSchedulerCallback(Callback):
         self.on_epoch = cfg.pop('on_epoch', True)
         self.warmup_steps = int((cfg.pop('warmup', None) or {}).get('warmup_steps', 0))
         self.kwargs, self.sched = cfg, None
+        self.sched_cls = _scheduler_class(self.sched_name) if self.sched_name is not None else None
+        if self.sched_cls is None and cfg: raise ConfigError(f"trainer_cfg.scheduler_cfg.scheduler: required key is missing "
+                                                             f"(a torch.optim.lr_scheduler name) for the arguments {sorted(cfg)}")
         self.state, self.start_iter, self.active, self.ready, self.pending = None, 0, True, False, False  # set when resuming: scheduler state, iterations already done
 
     def before_fit(self):
@@ -44,9 +56,7 @@ class TorchSchedulerCallback(Callback):
                             "(stereo_learner builds one from optimizer_cfg)")
         self.topt, self.sched = self.learn.opt.opt, None  # the torch optimizer; each fit starts the schedule afresh
         if self.sched_name is not None:
-            cls = getattr(torch.optim.lr_scheduler, self.sched_name, None)
-            if not isinstance(cls, type): raise ConfigError(f"trainer_cfg.scheduler_cfg.scheduler: unknown scheduler {self.sched_name!r}")
-            try: self.sched = cls(self.topt, **self.kwargs)
+            try: self.sched = self.sched_cls(self.topt, **self.kwargs)
             except TypeError as e: raise ConfigError(f"trainer_cfg.scheduler_cfg: {self.sched_name}: {e}") from None
             if self.state is not None:  # resuming (`Learner.fit_config`): continue where the checkpoint left off
                 self.sched.load_state_dict(self.state)

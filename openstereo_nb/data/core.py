@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03b_data.core.ipynb #2eec0744
 from __future__ import annotations
-import numbers, os, random, warnings
+import difflib, numbers, os, random, warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
@@ -13,14 +13,14 @@ from torch import Tensor
 from torch.utils.data import Dataset, BatchSampler
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader, SkipItemException
-from ..registry import DATASETS, ConfigError
+from ..registry import DATASETS, TRANSFORMS, ConfigError, REQUIRED, check_section, check_keys, check_type, section_strict
 from .batch import batch_dict
-from ..config import ensure_config
+from ..config import load_config
 from .transforms import Compose, build_transform
 
 # %% auto #0
-__all__ = ['StereoDataset', 'CropSizeSampler', 'DataFaultError', 'StereoDataLoader', 'BatchUniformSampler', 'MixedDataset',
-           'build_dataset', 'stereo_dl', 'stereo_dls']
+__all__ = ['LOADER_KEYS', 'StereoDataset', 'CropSizeSampler', 'DataFaultError', 'StereoDataLoader', 'BatchUniformSampler',
+           'MixedDataset', 'data_section', 'build_dataset', 'stereo_dl', 'stereo_dls']
 
 # %% ../../nbs/03b_data.core.ipynb #bbf5feb6
 def _as_tensor(v):
@@ -280,6 +280,15 @@ class MixedDataset(Dataset):
         self.keys = set.intersection(*probes) if probes else set()
 
     @classmethod
+    def cfg_keys(cls)->dict:
+        "`datasets`, `seed`, and every registered dataset's keys (the entries inherit them from the top level)"
+        inherited = {}
+        for name in DATASETS.names():
+            c = DATASETS[name]
+            if c is not cls and hasattr(c, 'cfg_keys'): inherited.update(c.cfg_keys())
+        return {**inherited, 'datasets': ((list, tuple), REQUIRED), 'seed': (int, 0)}
+
+    @classmethod
     def from_cfg(cls, cfgs:dict, split:str='train'):
         "The mixture of `cfgs['data_cfg']['datasets']` for `split` (weights apply to 'train' only)"
         d = cfgs['data_cfg']
@@ -305,6 +314,9 @@ class MixedDataset(Dataset):
             sub = {**inherited, **{o: None for o in _OWN_KEYS}, 'root': '.',
                    **{kk: v for kk, v in e.items() if kk not in ('weight', 'splits')}}
             reader_cls = DATASETS.get(e['name'], key=f'{key}.name')
+            if hasattr(reader_cls, 'cfg_keys'):   # the entry's own keys: its dataset's, plus `weight` and `splits`
+                check_section({kk: v for kk, v in e.items() if kk not in ('weight', 'splits', 'name')}, reader_cls.cfg_keys(), key,
+                              section_strict(d, 'data_cfg'), more=('weight', 'splits', 'name'))
             try: readers.append(reader_cls.from_cfg({**cfgs, 'data_cfg': sub}, split))
             except ConfigError as err: raise ConfigError(str(err).replace('data_cfg.', f'{key}.') + f" (dataset {e['name']})") from None
             weights.append(float(w) if split == 'train' else 1.0); names.append(e['name'])
@@ -330,6 +342,44 @@ class MixedDataset(Dataset):
         parts = ', '.join(f"{n}: {len(r)}×{w:g}" for n, r, w in zip(self.names, self.readers, self.weights))
         return f"MixedDataset({parts}; {len(self)} items)"
 
+# %% ../../nbs/03b_data.core.ipynb #2bebdb27
+_seq_or_none = (list, tuple, type(None))
+LOADER_KEYS = {
+    'name': (str, REQUIRED), 'num_workers': (int, 0), 'train_batch_size': (int, 1), 'val_batch_size': (int, 1),
+    'test_batch_size': (int, 1), 'pin_memory': (bool, False), 'shuffle': (bool, True), 'drop_last': (bool, False),
+    'max_bad_samples': (int, 0), 'batch_uniform': (bool, False), 'random_type': (str, 'range'),
+    'w_range': (_seq_or_none, None), 'h_range': (_seq_or_none, None), 'transform': ((dict, type(None)), None)}
+
+def _transform_lists(tf:dict|None, strict:bool)->dict|None:
+    "`data_cfg.transform` with its split keys checked and v1's unknown transform types left out (with a warning)"
+    if tf is None: return None
+    check_keys([k for k in tf if k not in ('train', 'val', 'test')], ['train', 'val', 'test'], 'data_cfg.transform', strict)
+    out = {}
+    for split, lst in tf.items():
+        if lst is None: out[split] = None; continue
+        check_type(f'data_cfg.transform.{split}', lst, list)
+        kept = []
+        for i, t in enumerate(lst):
+            key = f'data_cfg.transform.{split}[{i}]'
+            if not isinstance(t, dict) or 'type' not in t: raise ConfigError(f"{key}: expected a dict with a `type`, got {t!r}")
+            if t['type'] in TRANSFORMS: kept.append(t); continue
+            close = difflib.get_close_matches(str(t['type']), TRANSFORMS.names(), n=1)
+            warnings.warn(f"{key}.type: unknown transform {t['type']!r} is skipped, as OpenStereo v1 skips it; "
+                          + (f"did you mean {close[0]!r}?" if close else f"choose one of: {', '.join(TRANSFORMS.names())}"), stacklevel=4)
+        out[split] = kept
+    return out
+
+def data_section(cfgs:dict)->dict: # a loaded config
+    "`cfgs['data_cfg']` checked and completed: the loaders' keys (`LOADER_KEYS`) and the dataset's own (its `cfg_keys()`)"
+    d = cfgs['data_cfg']
+    check_type('data_cfg', d, dict)
+    if 'name' not in d: raise ConfigError("data_cfg.name: required key is missing (a dataset name, e.g. Synthetic or SceneFlow)")
+    cls = DATASETS.get(d['name'], key='data_cfg.name')
+    own = cls.cfg_keys() if hasattr(cls, 'cfg_keys') else {k: (object, None) for k in d if k not in LOADER_KEYS}  # undeclared: not checked
+    out = check_section(d, {**own, **LOADER_KEYS}, 'data_cfg', section_strict(cfgs, ''))
+    out['transform'] = _transform_lists(out['transform'], section_strict(out, 'data_cfg', section_strict(cfgs, '')))
+    return out
+
 # %% ../../nbs/03b_data.core.ipynb #935e25ee
 _SPLITS = {'train': ('train_list', 'train', 'train_batch_size'),
            'val': ('val_list', 'val', 'val_batch_size'),
@@ -338,12 +388,13 @@ _SPLITS = {'train': ('train_list', 'train', 'train_batch_size'),
 def build_dataset(cfgs:dict, split:str='train')->StereoDataset:
     "The `StereoDataset` of `split` ('train', 'val' or 'test') described by `cfgs['data_cfg']`"
     if split not in _SPLITS: raise ValueError(f"split must be one of {list(_SPLITS)}, got {split!r}")
+    cfgs = {**cfgs, 'data_cfg': data_section(cfgs)}
     d = cfgs['data_cfg']
-    reader = DATASETS.get(d['name'], key='data_cfg.name').from_cfg(cfgs, split)
+    reader = DATASETS[d['name']].from_cfg(cfgs, split)
     tf_cfg = (d.get('transform') or {})
     tfs = tf_cfg.get(_SPLITS[split][1], tf_cfg.get('val') if split == 'test' else None)
     if tfs is None: raise ConfigError(f"data_cfg.transform.{_SPLITS[split][1]}: required key is missing (a list of transforms)")
-    ev = cfgs['trainer_cfg']['evaluator_cfg']
+    ev = cfgs['trainer_cfg'].get('evaluator_cfg') or {}
     return StereoDataset(reader, build_transform(tfs, key=f"data_cfg.transform.{_SPLITS[split][1]}"),
                          max_disp=cfgs['model_cfg']['base_config']['max_disp'],
                          apply_max_disp=ev.get('apply_max_disp', True), apply_occ_mask=ev.get('apply_occ_mask', False))
@@ -354,7 +405,8 @@ def stereo_dl(cfgs,                 # a config (dict or YAML path)
               device=None,          # where batches go (default: GPU if there is one)
              )->StereoDataLoader:
     "The `StereoDataLoader` of one split, with `data_cfg`'s batch size, workers, pinned memory (and for 'train': shuffle, drop_last, batch_uniform)"
-    cfgs = ensure_config(cfgs)
+    cfgs = load_config(cfgs)
+    cfgs = {**cfgs, 'data_cfg': data_section(cfgs)}
     d = cfgs['data_cfg']
     ds = build_dataset(cfgs, split)
     if len(ds) == 0: raise ValueError(f"the {split} split of {d['name']} is empty (check data_cfg.{_SPLITS[split][0]})")
@@ -373,5 +425,5 @@ def stereo_dls(cfgs,                    # a config (dict or YAML path)
                splits=('train', 'val'), # the loaders to build, in order
               )->DataLoaders:
     "fastai `DataLoaders` for `splits`, with `data_cfg`'s batch sizes, workers, shuffling, pinned memory and batch-uniform crops"
-    cfgs = ensure_config(cfgs)
+    cfgs = load_config(cfgs)
     return DataLoaders(*[stereo_dl(cfgs, split, device) for split in splits], device=device)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/03_data.readers.ipynb #e5a28d27
 from __future__ import annotations
-import bisect, errno, operator, re
+import bisect, errno, numbers, operator, re, warnings
 from pathlib import Path, PurePosixPath
 import numpy as np
 from torch.utils.data import Dataset
@@ -13,8 +13,8 @@ from ..io import (read_image, read_png_disp, read_sintel_disp, read_fallingthing
                               read_tartanair_disp, read_vkitti2_disp, read_occ_mask, read_disp)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'DISP_EXTS', 'read_list_file', 'ListReader', 'SceneFlow', 'FlyingThings3DSubset', 'KITTI2012',
-           'KITTI2015', 'DrivingStereo', 'Middlebury', 'ETH3D', 'Sintel', 'FallingThings', 'InStereo2K',
+__all__ = ['OPTION_TYPES', 'IMAGE_EXTS', 'DISP_EXTS', 'read_list_file', 'ListReader', 'SceneFlow', 'FlyingThings3DSubset',
+           'KITTI2012', 'KITTI2015', 'DrivingStereo', 'Middlebury', 'ETH3D', 'Sintel', 'FallingThings', 'InStereo2K',
            'DynamicReplica', 'CREStereo', 'TartanAir', 'VirtualKITTI2', 'ConcatReader', 'KITTI2012and2015',
            'scan_folder', 'Folder', 'find_samples', 'make_list_file']
 
@@ -54,12 +54,18 @@ def _check_shapes(s:dict, where:str, files:dict):
         if isinstance(v, np.ndarray) and v.shape[:2] != (h, w):
             raise ValueError(f"{where}: {k} is {v.shape[0]}×{v.shape[1]} but left is {h}×{w} ({files.get(k, k)} vs {files['left']})")
 
+# %% ../../nbs/03_data.readers.ipynb #2d83dbd8
+OPTION_TYPES = {   # the readers' `data_cfg` options and their types (None in a config: the reader's default)
+    'return_right_disp': bool, 'return_occ_mask': bool, 'return_obj_map': bool, 'use_noc': bool, 'zeroing_occ': bool,
+    'disp_scale': numbers.Real}
+
 # %% ../../nbs/03_data.readers.ipynb #1df0fcad
 class ListReader(Dataset):
     "Base reader: the samples of an OpenStereo list file, paths relative to `root`, loaded one at a time"
     columns = ('left', 'right', 'disp')  # what the list's columns hold, in order
     ncols = (2, 3)                       # column counts a list may have (2: a test list without ground truth)
-    options = ()                         # constructor keywords that `from_cfg` takes from `data_cfg`
+    options = ()                         # constructor keywords that `from_cfg` takes from `data_cfg` (types: `OPTION_TYPES`)
+    ignored = ()                         # options v1's files give this dataset and v1 overrides (accepted; a warning when set)
 
     def __init__(self,
                  root,       # dataset folder the listed paths are relative to
@@ -142,11 +148,19 @@ class ListReader(Dataset):
         return n
 
     @classmethod
+    def cfg_keys(cls)->dict:
+        "The `data_cfg` keys this reader reads, as a schema `{key: (types, default)}` (None: the reader's own default)"
+        return {'root': (str, '.'), **{f'{s}_list': ((str, type(None)), None) for s in ('train', 'val', 'test')},
+                **{k: ((OPTION_TYPES[k], type(None)), None) for k in (*cls.options, *cls.ignored)}}
+
+    @classmethod
     def from_cfg(cls, cfgs:dict, split:str='train'):
         "The reader of `split` from `data_cfg`: `root`, `{split}_list` and the reader's `options` that the config sets"
         d, key = cfgs['data_cfg'], f'{split}_list'
         if not d.get(key): raise ConfigError(f"data_cfg.{key}: required for the {split} split of {d['name']} (a list file of paths relative to data_cfg.root)")
         if not Path(d[key]).is_file(): raise FileNotFoundError(errno.ENOENT, f"data_cfg.{key}: list file not found", str(d[key]))
+        for k in cls.ignored:
+            if d.get(k): warnings.warn(f"data_cfg.{k}: {d['name']} has no such data; ignored (OpenStereo v1 sets it to false for this dataset)", stacklevel=3)
         return cls(d.get('root') or '.', d[key], **{k: d[k] for k in cls.options if d.get(k) is not None})
 
 # %% ../../nbs/03_data.readers.ipynb #60fbb5ec
@@ -257,6 +271,7 @@ DATASETS.register(KITTI2015, name='KittiDataset')
 @DATASETS.register
 class DrivingStereo(ListReader):
     "DrivingStereo: images + 16-bit PNG disparity / 256 (/ 128 for paths with `full`: the full-size maps)"
+    ignored = ('return_right_disp', 'return_occ_mask')   # v1's DrivingStereo files set them; v1 forces both to false
     def load(self, files, rel):
         s = {'left': read_image(files['left']), 'right': read_image(files['right'])}
         if 'disp' in files: s['disp'] = read_png_disp(files['disp'], 128 if 'full' in rel['disp'] else 256)
@@ -371,6 +386,13 @@ class ConcatReader(Dataset):
 @DATASETS.register(name='KITTI2012&2015')
 class KITTI2012and2015(ConcatReader):
     "KITTI 2012 and 2015 together (OpenStereo v1's `KITTI2012&2015`)"
+    @classmethod
+    def cfg_keys(cls)->dict:
+        "`root2012`, `root2015`, a list per split and year, `val_on` / `test_on`, and KITTI's options"
+        paths = ('root2012', 'root2015', *(f'{s}_list_{y}' for s in ('train', 'val', 'test') for y in (2012, 2015)))
+        return {**{k: ((str, type(None)), None) for k in paths}, 'val_on': ((int, str, type(None)), None),
+                'test_on': ((int, str, type(None)), None), **{k: v for k, v in KITTI2012.cfg_keys().items() if k in KITTI2012.options}}
+
     @classmethod
     def from_cfg(cls, cfgs:dict, split:str='train'):
         "Both years for training; `val_on` / `test_on` (2012, 2015 or 'all', default 2015) for the other splits"

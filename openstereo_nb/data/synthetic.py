@@ -396,6 +396,13 @@ class SyntheticStereo(Dataset):
             split, num_samples, tuple(size), max_disp, seed, transform, scene
 
     @classmethod
+    def cfg_keys(cls)->dict:
+        "The `data_cfg` keys the synthetic set reads, as a schema `{key: (types, default)}` (a scene switch's None: `synthetic_pair`'s default)"
+        return {'num_train': (int, 64), 'num_val': (int, 16), 'size': ((list, tuple), [128, 256]), 'seed': (int, 0),
+                **{k: ((list, tuple, type(None)) if k == 'n_objects' else (str, type(None)) if k == 'disp_profile' else (bool, type(None)), None)
+                   for k in SCENE_KEYS}}
+
+    @classmethod
     def from_cfg(cls, cfgs:dict, split:str='train'):
         "The `split` set from a config: `data_cfg`'s `num_train`/`num_val` (val and test), `size`, `seed` and scene switches; `max_disp` from `model_cfg.base_config`"
         d = cfgs['data_cfg']

@@ -8,8 +8,8 @@ import inspect
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
-from ..registry import ConfigError, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS
-from ..config import ensure_config
+from ..registry import ConfigError, check_type, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS
+from ..config import load_config
 from ..data.batch import batch_dict
 
 # %% auto #0
@@ -115,6 +115,8 @@ _STAGES = (('backbone_cfg', 'Backbone', BACKBONES), ('cost_processor_cfg', 'Cost
 
 def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
     "Build `stage_cfg['type']` from `reg`; `base_config` entries the class does not take are dropped, unknown stage keys are errors"
+    check_type(key, stage_cfg, dict)
+    if 'type' not in stage_cfg: raise ConfigError(f"{key}.type: required key is missing")
     cls = reg.get(stage_cfg['type'], key=f'{key}.type')
     params = {} if cls.__init__ is nn.Module.__init__ else inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
@@ -125,6 +127,15 @@ def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
     return cls(**{**args, **own})
 
 # %% ../../nbs/05_modeling.base_model.ipynb #fd2695d6
+def _max_disp(model_cfg:dict)->int:
+    "`model_cfg.base_config.max_disp`, checked: present, an int, positive"
+    base = model_cfg.get('base_config')
+    if not isinstance(base, dict): raise ConfigError(f"model_cfg.base_config: required mapping is missing (it holds max_disp), got {base!r}")
+    if 'max_disp' not in base: raise ConfigError("model_cfg.base_config.max_disp: required key is missing")
+    check_type('model_cfg.base_config.max_disp', base['max_disp'], int)
+    if base['max_disp'] <= 0: raise ConfigError(f"model_cfg.base_config.max_disp: must be positive, got {base['max_disp']}")
+    return base['max_disp']
+
 def _check_inputs_hook(m, args, kwargs):
     "Forward pre-hook: `check_inputs` on the batch a `BaseModel` is called with"
     x = args[0] if args else next(iter(kwargs.values()), None)
@@ -147,8 +158,7 @@ class BaseModel(nn.Module):
         if 'model_cfg' not in cfgs: raise ConfigError("model_cfg: required section is missing")
         self.cfgs, self.model_cfg = cfgs, cfgs['model_cfg']
         self.model_name = self.model_cfg.get('model', type(self).__name__)
-        try: self.max_disp = self.model_cfg['base_config']['max_disp']
-        except (KeyError, TypeError): raise ConfigError("model_cfg.base_config.max_disp: required key is missing") from None
+        self.max_disp = _max_disp(self.model_cfg)
         self.Backbone = self.CostProcessor = self.DispProcessor = None
         self.build_network(self.model_cfg)
         if (cfgs.get('trainer_cfg') or {}).get('init_parameters', False): self.init_parameters()
@@ -203,8 +213,10 @@ def build_model(cfgs,                 # a config dict or YAML path
                 is_training:bool=True, # train or eval mode
                )->BaseModel:
     "Build the `BaseModel` subclass that `model_cfg.model` names"
-    cfgs = ensure_config(cfgs)
-    cls = MODELS.get(cfgs['model_cfg']['model'], key='model_cfg.model')
+    cfgs = load_config(cfgs)
+    name = cfgs['model_cfg'].get('model')
+    if name is None: raise ConfigError("model_cfg.model: required key is missing (the registered model's name)")
+    cls = MODELS.get(name, key='model_cfg.model')
     return cls(cfgs, is_training)
 
 # %% ../../nbs/05_modeling.base_model.ipynb #6a303983

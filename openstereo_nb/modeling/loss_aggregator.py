@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import torch
 from torch import Tensor
-from ..registry import LOSSES, ConfigError
+from ..registry import LOSSES, ConfigError, check_type
 from .losses import BaseLoss, masked_smooth_l1
 
 # %% auto #0
@@ -32,9 +32,15 @@ class LossAggregator:
     "Build the losses of `loss_cfg`; `__call__(training_disp, batch)` returns `(total, info)`"
     def __init__(self, loss_cfg): # a loss dict or a list of them (OpenStereo's `loss_cfg`)
         cfgs = [loss_cfg] if isinstance(loss_cfg, dict) else list(loss_cfg)
+        if not cfgs: raise ConfigError("loss_cfg: expected a loss dict or a non-empty list of them")
         for i,c in enumerate(cfgs):
+            check_type(f'loss_cfg[{i}]', c, dict)
             for k in ('log_prefix', 'type'):
-                if k not in c: raise ConfigError(f"loss_cfg[{i}].{k}: required key is missing")
+                if k not in c: raise ConfigError(f"loss_cfg[{i}].{k}: required key is missing" +
+                                                 (" (the model output's `training_disp` key this loss reads)" if k == 'log_prefix' else ''))
+                check_type(f'loss_cfg[{i}].{k}', c[k], str)
+        prefixes = [c['log_prefix'] for c in cfgs]
+        if len(set(prefixes)) != len(prefixes): raise ConfigError(f"loss_cfg: log_prefix values must be unique, got {prefixes}")
         self.losses = {c['log_prefix']: _build_loss(c, i) for i,c in enumerate(cfgs)}
 
     def _args(self, key, loss, value, batch)->tuple:
