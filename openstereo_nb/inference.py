@@ -17,15 +17,16 @@ from fastai.learner import Learner
 from fastprogress.fastprogress import progress_bar
 from .config import load_config
 from .io import read_image, write_pfm, write_png_disp
-from .viz import IMAGENET_MEAN, IMAGENET_STD, DISP_CMAP, colorize_disp, to_numpy
+from .viz import DISP_CMAP, colorize_disp, to_numpy
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_stats
 from .modeling.base_model import build_model, padded_forward
 from .callbacks.checkpoint import load_checkpoint, latest_checkpoint, run_files
 from .data.readers import IMAGE_EXTS, _glob_keyed
 
 # %% auto #0
-__all__ = ['RUNTIME_MAX_DISP', 'FORMATS', 'load_model', 'image_tensor', 'normalize_stats', 'runtime_max_disp',
-           'max_disp_override', 'predict_disp', 'write_color_disp', 'save_disp', 'write_ply', 'read_middlebury_calib',
-           'write_kitti_submission', 'pair_images', 'predict_folder', 'predict_main']
+__all__ = ['RUNTIME_MAX_DISP', 'FORMATS', 'load_model', 'image_tensor', 'runtime_max_disp', 'max_disp_override', 'predict_disp',
+           'write_color_disp', 'save_disp', 'write_ply', 'read_middlebury_calib', 'write_kitti_submission',
+           'pair_images', 'predict_folder', 'predict_main']
 
 # %% ../nbs/16_inference.ipynb #4fe8a9b4
 def _is_learner(x)->bool: return isinstance(x, Learner) or (hasattr(x, 'dls') and isinstance(getattr(x, 'model', None), nn.Module))
@@ -108,15 +109,6 @@ def image_tensor(img,                 # file path, PIL image, H×W[×C] numpy ar
     if lo < -1e-3 or hi > 1 + 1e-3:
         raise ValueError(f"{what} image: float pixels must lie in [0, 1], got {lo:g} … {hi:g}; pass uint8 (0–255) or divide by 255")
     return a.contiguous()
-
-# %% ../nbs/16_inference.ipynb #41137608
-def normalize_stats(model)->tuple: # a model built from a config (its `cfgs`), or any module
-    "(mean, std) of the `NormalizeImage` in `model.cfgs`' val (else test, train) transform; ImageNet's if none"
-    tf = ((getattr(model, 'cfgs', None) or {}).get('data_cfg') or {}).get('transform') or {}
-    for split in ('val', 'test', 'train'):
-        for t in tf.get(split) or []:
-            if isinstance(t, dict) and t.get('type') == 'NormalizeImage': return tuple(t['mean']), tuple(t['std'])
-    return IMAGENET_MEAN, IMAGENET_STD
 
 # %% ../nbs/16_inference.ipynb #057a15a9
 RUNTIME_MAX_DISP = {  # model class (MSNet: + model_type) → (range step, attributes holding the range, read at run time)

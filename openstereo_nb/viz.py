@@ -12,16 +12,15 @@ from torch import Tensor
 import matplotlib
 import matplotlib.pyplot as plt
 from PIL import Image, ImageDraw, ImageFont
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'DISP_CMAP', 'ERROR_CMAP', 'INVALID_COLOR', 'KITTI_ERROR_COLORS', 'denormalize',
-           'colormap_lut', 'to_numpy', 'value_range', 'colorize', 'colorize_disp', 'error_map', 'error_stats', 'to_rgb',
-           'text_width', 'hstack_panels', 'vstack_images', 'text_image', 'encode_png', 'prediction_panels',
-           'render_visual_summary', 'plot_prediction']
+__all__ = ['DISP_CMAP', 'ERROR_CMAP', 'INVALID_COLOR', 'KITTI_ERROR_COLORS', 'denormalize', 'colormap_lut', 'to_numpy',
+           'value_range', 'colorize', 'colorize_disp', 'error_map', 'error_stats', 'to_rgb', 'text_width',
+           'hstack_panels', 'vstack_images', 'text_image', 'encode_png', 'prediction_panels', 'render_visual_summary',
+           'plot_prediction']
 
 # %% ../nbs/04a_viz.ipynb #6c66d358
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 def denormalize(img:Tensor,             # 3×H×W normalised image
                 mean=IMAGENET_MEAN,     # per-channel mean used by NormalizeImage
                 std=IMAGENET_STD,       # per-channel std used by NormalizeImage

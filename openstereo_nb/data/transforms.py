@@ -11,12 +11,12 @@ import torch
 from ..registry import TRANSFORMS, ConfigError
 
 # %% auto #0
-__all__ = ['IMAGE_KEYS', 'MAP_KEYS', 'RIGHT_KEYS', 'check_sample', 'RandomCrop', 'CenterCrop', 'TestCrop', 'StereoPad',
-           'CropOrPad', 'DivisiblePad', 'GetValidDisp', 'TransposeImage', 'ToTensor', 'NormalizeImage', 'Compose',
-           'build_transform', 'RandomHorizontalFlip', 'warp_error', 'RandomFlip', 'GetValidDispNOcc',
-           'StereoColorJitter', 'ImageColorJitter', 'ImageAdjustGamma', 'ColorTransform', 'RandomErase', 'RandomEraser',
-           'EraserTransform', 'Resize', 'RandomScale', 'RandomSparseScale', 'SpatialTransform', 'FlowAugmentor',
-           'SparseFlowAugmentor']
+__all__ = ['IMAGE_KEYS', 'MAP_KEYS', 'RIGHT_KEYS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'check_sample', 'RandomCrop', 'CenterCrop',
+           'TestCrop', 'StereoPad', 'CropOrPad', 'DivisiblePad', 'GetValidDisp', 'TransposeImage', 'ToTensor',
+           'NormalizeImage', 'normalize_stats', 'Compose', 'build_transform', 'RandomHorizontalFlip', 'warp_error',
+           'RandomFlip', 'GetValidDispNOcc', 'StereoColorJitter', 'ImageColorJitter', 'ImageAdjustGamma',
+           'ColorTransform', 'RandomErase', 'RandomEraser', 'EraserTransform', 'Resize', 'RandomScale',
+           'RandomSparseScale', 'SpatialTransform', 'FlowAugmentor', 'SparseFlowAugmentor']
 
 # %% ../../nbs/03a_data.transforms.ipynb #d2c277b1
 IMAGE_KEYS = ('left', 'right')                                  # H×W×C images
@@ -261,6 +261,18 @@ class NormalizeImage:
             if out.get(k) is not None: out[k] = self._norm(out[k], k)
         return out
     def __repr__(self): return f"NormalizeImage(mean={self.mean}, std={self.std})"
+
+# %% ../../nbs/03a_data.transforms.ipynb #e6aaf377
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+def normalize_stats(source)->tuple: # a config dict, or anything built from one (its `cfgs`: a model), or any other object
+    "(mean, std) of the `NormalizeImage` in the config's val (else test, train) transform; ImageNet's if none"
+    cfgs = source if isinstance(source, dict) else getattr(source, 'cfgs', None)
+    tf = ((cfgs or {}).get('data_cfg') or {}).get('transform') or {}
+    for split in ('val', 'test', 'train'):
+        for t in (tf.get(split) or []) if isinstance(tf, dict) else []:
+            if isinstance(t, dict) and t.get('type') == 'NormalizeImage': return tuple(t['mean']), tuple(t['std'])
+    return IMAGENET_MEAN, IMAGENET_STD
 
 # %% ../../nbs/03a_data.transforms.ipynb #aa3ab6f1
 def _sized(t)->bool:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from ..registry import ConfigError, check_type, MODELS, BACKBONES, COST_PROCESSORS, DISP_PROCESSORS
 from ..config import load_config
 from ..data.batch import batch_dict
+from ..data.transforms import normalize_stats
 
 # %% auto #0
 __all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'check_inputs', 'BaseModel', 'build_model',
@@ -193,6 +194,10 @@ class BaseModel(nn.Module):
         _same_size(out['ref_img'], out['tgt_img'])
         if device is not None: out = {k: v.to(device) if isinstance(v, Tensor) else v for k,v in out.items()}
         return out
+
+    def input_stats(self)->tuple:
+        "(mean, std) the model's input images are normalised with: its config's `NormalizeImage` (ImageNet's if none)"
+        return normalize_stats(self.cfgs)
 
     def convert_checkpoint(self, state_dict:dict)->dict:
         "Map a released checkpoint's parameter names to this model's (default: unchanged); `load_checkpoint` calls it"

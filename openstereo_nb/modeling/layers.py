@@ -12,8 +12,8 @@ from torch.nn.modules.utils import _pair
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
            'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'prefix_state_dict', 'disp_samples',
-           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'upsample_cost',
-           'disparity_regression', 'GwcHourglass']
+           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'warp_by_disparity',
+           'upsample_cost', 'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -338,6 +338,22 @@ def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
     prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
     cost = prod.mean(1) if reduction == 'mean' else prod.sum(1)                             # B×H×W×D
     return cost.flip(-1).permute(0, 3, 1, 2).contiguous()
+
+# %% ../../nbs/07_modeling.layers.ipynb #bc5fa0ac
+def warp_by_disparity(x:Tensor,    # B×C×H×W features (or image) of the right view
+                      disp:Tensor, # B×D×H×W disparities, in pixels of `x`
+                     )->Tensor:    # B×C×D×H×W: `x` sampled at column x − d for each of the D maps
+    "The right view sampled at `x − disp` for each of D disparity maps (bilinear, zeros outside), in one `grid_sample`"
+    B, C, H, W = x.shape
+    D = disp.shape[1] if disp.ndim == 4 else -1
+    if disp.ndim != 4 or disp.shape != (B, D, H, W):
+        raise ValueError(f"disparities have shape {tuple(disp.shape)}, expected B×D×{H}×{W} for features {tuple(x.shape)}")
+    cols = torch.arange(W, dtype=x.dtype, device=x.device).view(1, 1, 1, W)
+    rows = torch.arange(H, dtype=x.dtype, device=x.device).view(1, 1, H, 1)
+    gx = (cols - disp) / (max(W - 1.0, 1.0) / 2.0) - 1.0
+    gy = (rows / (max(H - 1.0, 1.0) / 2.0) - 1.0).expand(B, D, H, W)
+    grid = torch.stack([gx, gy], dim=4).view(B, D * H, W, 2)   # the D maps stacked along the rows
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=True).view(B, C, D, H, W)
 
 # %% ../../nbs/07_modeling.layers.ipynb #77f1e9ac
 def upsample_cost(cost:Tensor,        # B×1×D×h×w (or B×D×h×w) cost volume at low resolution

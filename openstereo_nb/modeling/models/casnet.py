@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass
+from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass, warp_by_disparity
 
 # %% auto #0
 __all__ = ['CAS_STAGE_SCALES', 'CAS_MODEL_TYPES', 'check_casnet_config', 'check_casnet_input', 'cas_disp_range_samples',
@@ -96,19 +96,12 @@ def cas_warp(ref:Tensor,            # B×C×h×w reference features
             )->tuple:               # (reference, warped target), each B×C×D×h×w
     "Reference features repeated over the hypotheses and target features sampled at `x − d` (bilinear, zeros outside)"
     if ref.shape != tgt.shape: raise ValueError(f"reference and target features differ in shape: {tuple(ref.shape)} vs {tuple(tgt.shape)}")
-    B, C, H, W = tgt.shape
-    D = disp_samples.shape[1]
-    if disp_samples.shape != (B, D, H, W):
-        raise ValueError(f"disparity hypotheses have shape {tuple(disp_samples.shape)}, expected B×D×{H}×{W} for features {tuple(tgt.shape)}")
-    mh, mw = torch.meshgrid(torch.arange(0, H, dtype=ref.dtype, device=ref.device),
-                            torch.arange(0, W, dtype=ref.dtype, device=ref.device), indexing='ij')
-    mh, mw = mh.reshape(1, 1, H, W).repeat(B, D, 1, 1), mw.reshape(1, 1, H, W).repeat(B, D, 1, 1)
-    # normalised to [-1, 1] with align_corners=True, as v1
-    grid = torch.stack([(mw - disp_samples) / ((W - 1.0) / 2.0) - 1.0, mh / ((H - 1.0) / 2.0) - 1.0], dim=4)
-    warped = F.grid_sample(tgt, grid.view(B, D * H, W, 2), mode='bilinear', padding_mode='zeros',
-                           align_corners=True).view(B, C, D, H, W)
+    warped = warp_by_disparity(tgt, disp_samples)
+    D, W = disp_samples.shape[1], tgt.shape[-1]
     ref_rep = ref.unsqueeze(2).repeat(1, 1, D, 1, 1)
-    if zero_outside: ref_rep = torch.where((mw < disp_samples).unsqueeze(1), torch.zeros_like(ref_rep), ref_rep)
+    if zero_outside:
+        cols = torch.arange(W, dtype=ref.dtype, device=ref.device).view(1, 1, 1, W)
+        ref_rep = torch.where((cols < disp_samples).unsqueeze(1), torch.zeros_like(ref_rep), ref_rep)
     return ref_rep, warped
 
 def cas_concat_volume(ref:Tensor, tgt:Tensor, disp_samples:Tensor, zero_outside:bool=False)->Tensor: # B×2C×D×h×w

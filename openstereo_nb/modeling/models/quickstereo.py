@@ -9,7 +9,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
-from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression
+from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression, warp_by_disparity
 
 # %% auto #0
 __all__ = ['convex_upsample', 'warp_correlation', 'CostVolumeCELoss', 'QuickStereoNet']
@@ -32,15 +32,8 @@ def warp_correlation(left:Tensor,  # B×C×H×W left features
                      radius:int,   # offsets −radius … radius around `disp`
                     )->Tensor:     # B×(2·radius + 1)×H×W
     "Mean over channels of `left(x) · right(x − disp(x) − k)` for k = −radius … radius, bilinear in x, zero-padded: zero a pixel or more outside the image"
-    B, C, H, W = left.shape
     k = torch.arange(-radius, radius + 1, device=left.device, dtype=left.dtype).view(1, -1, 1, 1)
-    x = torch.arange(W, device=left.device, dtype=left.dtype).view(1, 1, 1, W) - disp - k   # B×K×H×W source columns
-    gx = 2*x/max(W - 1, 1) - 1
-    gy = torch.linspace(-1, 1, H, device=left.device, dtype=left.dtype).view(1, 1, H, 1).expand_as(gx)
-    K = 2*radius + 1
-    grid = torch.stack([gx, gy], -1).view(B, K*H, W, 2)   # the K offsets stacked along the rows: one grid_sample
-    warped = F.grid_sample(right, grid, align_corners=True, padding_mode='zeros').view(B, C, K, H, W)
-    return (left[:, :, None]*warped).mean(1)
+    return (left[:, :, None] * warp_by_disparity(right, disp + k)).mean(1)   # the K offsets: one grid_sample
 
 # %% ../../../nbs/28_models.quickstereo.ipynb #70269838
 class CostVolumeCELoss(BaseLoss):

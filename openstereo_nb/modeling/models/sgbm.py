@@ -10,7 +10,6 @@ import cv2
 import torch
 from torch import Tensor
 from ...registry import ConfigError
-from ...viz import IMAGENET_MEAN, IMAGENET_STD
 from ..base_model import BaseModel, stereo_output
 
 # %% auto #0
@@ -124,18 +123,9 @@ def sgbm_disparity(left:np.ndarray,  # H×W×3 uint8 left image
     return (fill_holes(d, valid) if p['fill_holes'] else np.where(valid, d, np.nan).astype(np.float32)), valid
 
 # %% ../../../nbs/29_models.sgbm.ipynb #c17c3466
-def _normalization(cfgs:dict)->tuple:
-    "(mean, std) of the config's NormalizeImage transform (val, test, then train), else ImageNet's"
-    tf = (cfgs.get('data_cfg') or {}).get('transform') or {}
-    lists = [tf.get(s) or [] for s in ('val', 'test', 'train')] if isinstance(tf, dict) else [tf]
-    for steps in lists:
-        for t in steps:
-            if isinstance(t, dict) and t.get('type') == 'NormalizeImage': return tuple(t['mean']), tuple(t['std'])
-    return IMAGENET_MEAN, IMAGENET_STD
-
 def sgbm_to_uint8(img:Tensor,             # B×3×H×W normalised images
-                  mean=IMAGENET_MEAN,     # NormalizeImage's mean
-                  std=IMAGENET_STD,       # NormalizeImage's std
+                  mean,                   # NormalizeImage's mean (`normalize_stats` of the config)
+                  std,                    # NormalizeImage's std
                  )->np.ndarray:           # B×H×W×3 uint8
     "Undo `NormalizeImage` (÷255, −mean, ÷std): 8-bit images for OpenCV"
     if not (isinstance(img, Tensor) and img.ndim == 4 and img.shape[1] == len(mean) == len(std)):
@@ -152,7 +142,7 @@ class SGBM(BaseModel):
         if extra: raise ConfigError(f"model_cfg: SGBM takes only model and base_config, got also {extra}")
         base = dict(model_cfg['base_config'])
         base.pop('max_disp')
-        mean, std = _normalization(self.cfgs)
+        mean, std = self.input_stats()
         self.mean, self.std = tuple(base.pop('mean', mean)), tuple(base.pop('std', std))
         if len(self.mean) != len(self.std):
             raise ConfigError(f"model_cfg.base_config: mean {list(self.mean)} and std {list(self.std)} differ in length")
