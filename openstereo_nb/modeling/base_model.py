@@ -14,8 +14,8 @@ from ..data.batch import batch_dict
 from ..data.transforms import normalize_stats
 
 # %% auto #0
-__all__ = ['check_forward_output', 'check_training_inputs', 'stereo_output', 'check_inputs', 'BaseModel', 'build_model',
-           'model_divisor', 'pad_to_divisor', 'crop_pad', 'padded_forward']
+__all__ = ['check_forward_output', 'check_training_inputs', 'check_input_size', 'stereo_output', 'check_inputs', 'build_stage',
+           'BaseModel', 'build_model', 'model_divisor', 'pad_to_divisor', 'crop_pad', 'padded_forward']
 
 # %% ../../nbs/05_modeling.base_model.ipynb #b7562bdb
 def check_forward_output(out,              # what `forward` returned
@@ -52,6 +52,19 @@ def check_training_inputs(inputs:dict,                  # the batch dict `forwar
     missing = [k for k in keys if k not in inputs]
     if missing: raise KeyError(f"{who} in training mode needs {missing} in the inputs (got {sorted(inputs)}); "
                                "call .eval() to predict without ground truth")
+
+def check_input_size(who:str,     # the model named in the message
+                     h:int, w:int, # the input's height and width
+                     divisor:int,  # both must be multiples of this ...
+                     why:str,      # ... because (the network's strides, in a few words)
+                     min_size:int=1, # and at least this
+                     pad:str='DivisiblePad', # the transform the message suggests
+                    ):
+    "Raise a `ValueError` naming the model, the size, the rule and the reason when it cannot take `h`×`w` images"
+    if h % divisor or w % divisor or h < min_size or w < min_size:
+        at_least = f" and at least {min_size}" if min_size > 1 else ""
+        raise ValueError(f"{who} needs input height and width divisible by {divisor}{at_least}, got {h}×{w} ({why}); "
+                         f"pad the images, e.g. with {pad}")
 
 def stereo_output(inputs:dict,                # the batch dict `forward` received (`ref_img`, `tgt_img`, maybe `disp_gt`)
                   disp:Tensor,                # B×H×W: the disparity shown, and in eval mode `inference_disp.disp_est`
@@ -114,7 +127,11 @@ def check_inputs(inputs,                # the batch dict a model's `forward` rec
 _STAGES = (('backbone_cfg', 'Backbone', BACKBONES), ('cost_processor_cfg', 'CostProcessor', COST_PROCESSORS),
            ('disp_processor_cfg', 'DispProcessor', DISP_PROCESSORS))
 
-def _build_stage(reg, stage_cfg:dict, base_config:dict, key:str):
+def build_stage(reg,              # the stage's registry: BACKBONES, COST_PROCESSORS or DISP_PROCESSORS
+                stage_cfg:dict,   # the stage's section: `type` and the class's own arguments
+                base_config:dict, # shared arguments, passed where the class takes them
+                key:str,          # the section's path, for messages (e.g. 'model_cfg.backbone_cfg')
+               )->nn.Module:
     "Build `stage_cfg['type']` from `reg`; `base_config` entries the class does not take are dropped, unknown stage keys are errors"
     check_type(key, stage_cfg, dict)
     if 'type' not in stage_cfg: raise ConfigError(f"{key}.type: required key is missing")
@@ -171,7 +188,7 @@ class BaseModel(nn.Module):
         "Default (OpenStereo v1): build `Backbone`, `CostProcessor`, `DispProcessor` from their `*_cfg` by `type`"
         base = model_cfg['base_config']
         for key,attr,reg in _STAGES:
-            if key in model_cfg: setattr(self, attr, _build_stage(reg, model_cfg[key], base, f'model_cfg.{key}'))
+            if key in model_cfg: setattr(self, attr, build_stage(reg, model_cfg[key], base, f'model_cfg.{key}'))
 
     def forward(self, inputs:dict)->dict:
         "Default: backbone → cost processor → disp processor, each adding its outputs to a copy of `inputs`"

@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
 from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass, warp_by_disparity
 
@@ -52,9 +52,7 @@ def check_casnet_config(max_disp:int,            # `model_cfg.base_config.max_di
 
 def check_casnet_input(h:int, w:int):
     "Raise a clear error when CasStereoNet cannot take `h`×`w` images"
-    if h % 16 or w % 16:
-        raise ValueError(f"CasStereoNet needs input height and width divisible by 16, got {h}×{w} (stage 1 works at 1/4 "
-                         f"resolution and each 3D hourglass halves it twice); pad the images, e.g. with DivisiblePad")
+    check_input_size('CasStereoNet', h, w, 16, 'stage 1 works at 1/4 resolution and each 3D hourglass halves it twice')
 
 # %% ../../../nbs/23_models.casnet.ipynb #faf270f0
 def cas_disp_range_samples(cur_disp:Tensor|None, # B×H×W estimate of the previous stage; None for the first stage

@@ -9,7 +9,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (prefix_state_dict, conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression)
 
@@ -29,10 +29,7 @@ def check_cfnet_config(max_disp:int): # `model_cfg.base_config.max_disp`
 
 def check_cfnet_input(h:int, w:int):
     "Raise a clear error when CFNet cannot take `h`×`w` images"
-    if h % 32 or w % 32 or h < 64 or w < 64:
-        raise ValueError(f"CFNet needs input height and width divisible by 32 and at least 64, got {h}×{w} (its feature "
-                         f"pyramid goes down to 1/32 resolution and pools that level over at least 2×2 pixels); pad the "
-                         f"images, e.g. with DivisiblePad")
+    check_input_size('CFNet', h, w, 32, 'its feature pyramid goes down to 1/32 resolution and pools that level over at least 2×2 pixels', min_size=64)
 
 # %% ../../../nbs/24_models.cfnet.ipynb #194aba17
 def mish(x:Tensor)->Tensor:

@@ -8,7 +8,7 @@ import math, re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import corr_volume
 
 # %% auto #0
@@ -32,9 +32,7 @@ def check_coex_config(max_disp:int,                 # `model_cfg.base_config.max
 
 def check_coex_input(h:int, w:int):
     "Raise a clear error when CoEx cannot take `h`×`w` images"
-    if h % 4 or w % 4:
-        raise ValueError(f"CoEx needs input height and width divisible by 4, got {h}×{w} (the disparity is computed at 1/4 "
-                         f"resolution and upsampled ×4); pad the images, e.g. with DivisiblePad (by 32, as the authors do)")
+    check_input_size('CoEx', h, w, 4, 'the disparity is computed at 1/4 resolution and upsampled ×4', pad='DivisiblePad (by 32, as the authors do)')
 
 # %% ../../../nbs/26_models.coex.ipynb #1c33a546
 class CoExBasicConv(nn.Module):

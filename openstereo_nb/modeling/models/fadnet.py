@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torch.nn.init import kaiming_normal_
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output, _build_stage
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output, build_stage
 from ..losses import BaseLoss
 from ..layers import corr_volume
 
@@ -39,10 +39,7 @@ def check_fadnet_config(max_disp:int,         # `model_cfg.base_config.max_disp`
 
 def check_fadnet_input(h:int, w:int):
     "Raise a clear error when FADNet cannot take `h`×`w` images"
-    if h % 64 or w % 64:
-        raise ValueError(f"FADNet needs input height and width divisible by 64, got {h}×{w} (each encoder halves the "
-                         f"resolution six times and the decoders join each level with the one above); pad the images, "
-                         f"e.g. with DivisiblePad(by=64)")
+    check_input_size('FADNet', h, w, 64, 'each encoder halves the resolution six times and the decoders join each level with the one above', pad='DivisiblePad(by=64)')
 
 # %% ../../../nbs/27_models.fadnet.ipynb #235cc945
 def conv_lrelu(in_planes:int,      # input channels
@@ -421,7 +418,7 @@ class FADNet(BaseModel):
                     raise ConfigError(f"model_cfg.{key}.maxdisp: {cfg['maxdisp']} differs from model_cfg.base_config.max_disp "
                                       f"{self.max_disp}; FADNet correlates max_disp//8 + 16 displacements (v1 takes them from base_config)")
             if key == 'backbone_cfg': check_fadnet_config(self.max_disp, cfg.get('resBlock', True))
-            setattr(self, attr, _build_stage(reg, cfg, {}, f'model_cfg.{key}'))
+            setattr(self, attr, build_stage(reg, cfg, {}, f'model_cfg.{key}'))
         b, c, d = self.backbone, self.cost_processor, self.disp_predictor
         for k, a in (('encoder_ratio', 'basicE'), ('input_channel', 'input_channel')):
             if getattr(b, a, None) != getattr(c, a, None):

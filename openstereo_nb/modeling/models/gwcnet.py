@@ -8,7 +8,7 @@ import re
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (convbn_relu3d, GwcFeatureExtraction, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
                                            disparity_regression, GwcHourglass)
 
@@ -36,9 +36,7 @@ def check_gwcnet_config(max_disp:int,     # `model_cfg.base_config.max_disp`
 
 def check_gwcnet_input(h:int, w:int):
     "Raise a clear error when GwcNet cannot take `h`×`w` images"
-    if h % 16 or w % 16:
-        raise ValueError(f"GwcNet needs input height and width divisible by 16, got {h}×{w} (features are at 1/4 "
-                         f"resolution and each 3D hourglass halves them twice); pad the images, e.g. with DivisiblePad")
+    check_input_size('GwcNet', h, w, 16, 'features are at 1/4 resolution and each 3D hourglass halves them twice')
 
 # %% ../../../nbs/21_models.gwcnet.ipynb #ef7d4961
 @BACKBONES.register(name='GwcNet')

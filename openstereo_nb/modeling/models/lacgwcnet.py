@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
 from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
 
@@ -49,10 +49,7 @@ def check_lacgwcnet_config(max_disp:int,              # `model_cfg.base_config.m
 
 def check_lacgwcnet_input(h:int, w:int):
     "Raise a clear error when LacGwcNet cannot take `h`×`w` images"
-    if h % 16 or w % 16:
-        raise ValueError(f"LacGwcNet needs input height and width divisible by 16, got {h}×{w} (features are at 1/4 "
-                         f"resolution and each 3D hourglass halves them twice; the refinement U-Net pools 4 times); "
-                         f"pad the images, e.g. with DivisiblePad")
+    check_input_size('LacGwcNet', h, w, 16, 'features are at 1/4 resolution and each 3D hourglass halves them twice; the refinement U-Net pools 4 times')
 
 # %% ../../../nbs/25_models.lacgwcnet.ipynb #155344a2
 def local_similarity(feature:Tensor, # B×C×H×W features

@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import ConfigError
-from ..base_model import BaseModel, check_training_inputs, stereo_output
+from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (prefix_state_dict, convbn_relu, make_layer, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
                                            disparity_regression)
 
@@ -34,9 +34,7 @@ def check_msnet_config(max_disp:int,   # `model_cfg.base_config.max_disp`
 
 def check_msnet_input(h:int, w:int):
     "Raise a clear error when MSNet cannot take `h`×`w` images"
-    if h % 16 or w % 16:
-        raise ValueError(f"MSNet needs input height and width divisible by 16, got {h}×{w} (features are at 1/4 "
-                         f"resolution and each hourglass halves them twice); pad the images, e.g. with DivisiblePad")
+    check_input_size('MSNet', h, w, 16, 'features are at 1/4 resolution and each hourglass halves them twice')
 
 # %% ../../../nbs/22_models.msnet.ipynb #992c85a3
 def mobile_dws(inp:int,                # input channels
