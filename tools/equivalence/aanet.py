@@ -152,12 +152,15 @@ def compare(rmodel, rl, H, W, B=1, seed=0, max_disp=192):
     x = {'ref_img': torch.randn(B, 3, H, W, generator=g), 'tgt_img': torch.randn(B, 3, H, W, generator=g)}
     gt = torch.rand(B, H, W, generator=g) * (max_disp + 30); gt[:, :, : W // 10] = 0
     x_gt = {**x, 'disp_gt': gt, 'mask': (gt > 0) & (gt < max_disp)}   # v1's eval output reads disp_gt and mask
-    pad = None
-    if H % 12 or W % 12:   # v1 cannot take this size: both get the pair padded as our eval forward pads it
+    pad, xp = None, x_gt
+    if H % 12 or W % 12:   # v1 cannot take this size: it gets the pair padded as our eval forward pads it
         from openstereo_nb.modeling.base_model import pad_to_divisor, crop_pad
+        try:
+            with torch.no_grad(): ref.eval()(dict(x_gt)); print(f'  v1 runs at {H}x{W}')
+        except RuntimeError as e: print(f'  v1 at {H}x{W} fails: {str(e).splitlines()[0]}')
         xp, pad = pad_to_divisor(x_gt, 12)
-        print(f'  {H}x{W} is not a multiple of 12 (v1 fails there): v1 gets the pair padded to {tuple(xp["ref_img"].shape[-2:])} '
-              f'(edge pixels, top and right; pad {pad}) and its estimate cropped; ours gets {H}x{W} and pads inside')
+        print(f'  so in eval v1 gets the pair padded to {tuple(xp["ref_img"].shape[-2:])} (edge pixels, top and right; pad {pad}) '
+              f'and its estimate cropped, ours gets {H}x{W} and pads inside; in training both get the padded pair')
     mine.eval(); ref.eval()
     t = time.time()
     with torch.no_grad():
@@ -166,8 +169,8 @@ def compare(rmodel, rl, H, W, B=1, seed=0, max_disp=192):
         if pad is not None: dr = crop_pad(dr, pad)
     ev = maxdiff(dm, dr)
     print(f'  {B}x3x{H}x{W} eval : disp_est max|diff| {ev:.3g} ({stats(dr)}; {time.time()-t:.1f}s)')
-    if pad is not None: return ev, None, None, None
     mine.train(); ref.train()
+    x_gt, gt = xp, xp['disp_gt']
     t = time.time()
     om = mine(x_gt)['training_disp']['disparity_pyramid']['disp_ests']
     orf = ref(dict(x_gt))['training_disp']['disparity_pyramid']['disp_ests']

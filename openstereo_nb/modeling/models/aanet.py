@@ -8,6 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import deform_conv2d
+from torch.utils.flop_counter import register_flop_formula
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output, pad_to_divisor, crop_pad
 from ..losses import BaseLoss, masked_smooth_l1
@@ -53,7 +54,13 @@ class ModulatedDeformConv(nn.Module):
         return deform_conv2d(x, offset, self.weight, self.bias, stride=self.stride, padding=self.padding,
                              dilation=self.dilation, mask=mask)
 
-# %% ../../../nbs/33_models.aanet.ipynb #d24651d1
+# %% ../../../nbs/33_models.aanet.ipynb #915175d6
+@register_flop_formula(torch.ops.torchvision.deform_conv2d)
+def _deform_conv2d_flop(input_shape, weight_shape, *args, out_shape=None, **kwargs)->int:
+    "FLOPs of `torchvision.ops.deform_conv2d` for `FlopCounterMode`: those of the plain convolution"
+    return 2 * math.prod(out_shape) * math.prod(weight_shape[1:])
+
+# %% ../../../nbs/33_models.aanet.ipynb #07d8b047
 class DeformConv2d(nn.Module):
     "v1's `DeformConv2d`: a grouped `offset_conv` predicts offsets and modulations for `deform_conv` (DCNv2)"
     def __init__(self,
@@ -85,7 +92,7 @@ class DeformConv2d(nn.Module):
         if self.double_mask: mask = mask * 2
         return self.deform_conv(x, om[:, :n], mask)
 
-# %% ../../../nbs/33_models.aanet.ipynb #cc62ccb4
+# %% ../../../nbs/33_models.aanet.ipynb #906e9382
 def _conv1x1(in_planes:int, out_planes:int, stride:int=1)->nn.Conv2d:
     "1×1 convolution without bias"
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
@@ -134,7 +141,7 @@ class AABasicBlock(nn.Module):
         out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         return self.relu(out + x)
 
-# %% ../../../nbs/33_models.aanet.ipynb #9effb979
+# %% ../../../nbs/33_models.aanet.ipynb #c1705531
 class AANetFeature(nn.Module):
     "AANet's ResNet-40 features: a 1/3, 1/6 and 1/12 pyramid of 128, 256 and 512 channels"
     def __init__(self,
@@ -170,7 +177,7 @@ class AANetFeature(nn.Module):
         l2 = self.layer2(l1)
         return [l1, l2, self.layer3(l2)]
 
-# %% ../../../nbs/33_models.aanet.ipynb #743731f6
+# %% ../../../nbs/33_models.aanet.ipynb #18d56210
 class AANetFPN(nn.Module):
     "FPN: laterals to `out_channels`, top-down sum with ×2 nearest upsampling, a 3×3 conv-BN-ReLU per level"
     def __init__(self,
@@ -194,7 +201,7 @@ class AANetFPN(nn.Module):
             lat[i - 1] = lat[i - 1] + F.interpolate(lat[i], scale_factor=2, mode='nearest')
         return [conv(x) for conv, x in zip(self.fpn_convs, lat)]
 
-# %% ../../../nbs/33_models.aanet.ipynb #fa067e70
+# %% ../../../nbs/33_models.aanet.ipynb #7b4e5182
 def aanet_cost_pyramid(left:list,  # left feature maps, fine to coarse
                        right:list, # right feature maps
                        max_disp:int, # disparities at the finest level (`max_disp // 3`)
@@ -208,7 +215,7 @@ def aanet_cost_pyramid(left:list,  # left feature maps, fine to coarse
         out.append(torch.stack(vols, 1))
     return out
 
-# %% ../../../nbs/33_models.aanet.ipynb #1f9906ff
+# %% ../../../nbs/33_models.aanet.ipynb #4fe2f7b7
 class AdaptiveAggregationModule(nn.Module):
     "One AAModule: intra-scale aggregation per scale (ISA blocks), then cross-scale fusion (CSA)"
     def __init__(self,
@@ -254,7 +261,7 @@ class AdaptiveAggregationModule(nn.Module):
             fused.append(self.relu(y))
         return fused
 
-# %% ../../../nbs/33_models.aanet.ipynb #69178bf8
+# %% ../../../nbs/33_models.aanet.ipynb #7b858572
 class AdaptiveAggregation(nn.Module):
     "Stacked AAModules and a final 1×1 conv per output scale: the cost aggregation of AANet"
     def __init__(self,
@@ -281,7 +288,7 @@ class AdaptiveAggregation(nn.Module):
         for fusion in self.fusions: cost_volume = fusion(cost_volume)
         return [conv(c) for conv, c in zip(self.final_conv, cost_volume)]
 
-# %% ../../../nbs/33_models.aanet.ipynb #f16a808d
+# %% ../../../nbs/33_models.aanet.ipynb #d7e0f4c3
 def aanet_disp_warp(img:Tensor,  # B×C×H×W right image
                     disp:Tensor, # B×1×H×W left-view disparity (≥ 0)
                    )->Tensor:    # B×C×H×W right image seen from the left view
@@ -319,7 +326,7 @@ class StereoDRNetRefinement(nn.Module):
         x = torch.cat([self.conv1(torch.cat([error, left_img], 1)), self.conv2(disp)], 1)
         return F.relu(disp + self.final_conv(self.dilated_blocks(x))).squeeze(1)
 
-# %% ../../../nbs/33_models.aanet.ipynb #77f74829
+# %% ../../../nbs/33_models.aanet.ipynb #0c39f7bb
 class AANetNet(nn.Module):
     "AANet: features → cost pyramid → adaptive aggregation → soft-argmin per scale → StereoDRNet refinements"
     def __init__(self,
@@ -360,7 +367,7 @@ class AANetNet(nn.Module):
             pyramid.append(disp)
         return pyramid
 
-# %% ../../../nbs/33_models.aanet.ipynb #a9f0a7de
+# %% ../../../nbs/33_models.aanet.ipynb #f3bef2df
 AANET_PYRAMID_WEIGHTS = [1/3, 2/3, 1.0, 1.0, 1.0]   # 1/12, 1/6, 1/3, 1/2, full resolution (the authors' pyramid_weight)
 
 class MultiAANetScaleLoss(BaseLoss):
@@ -410,7 +417,7 @@ class MultiAANetScaleLoss(BaseLoss):
         self.info = {'loss': loss.detach()}
         return loss, self.info
 
-# %% ../../../nbs/33_models.aanet.ipynb #44d3995b
+# %% ../../../nbs/33_models.aanet.ipynb #d3fe3d79
 _AANET_DEFAULTS = dict(num_downsample=2, no_feature_mdconv=False, num_fusions=6, deformable_groups=2, mdconv_dilation=2,
                        no_intermediate_supervision=False, num_stage_blocks=1, num_deform_blocks=3)
 _AANET_FIXED = dict(feature_type='aanet', feature_pyramid=False, feature_pyramid_network=True,
@@ -450,7 +457,7 @@ def check_aanet_input(h:int, w:int):
                          f"and two stride-2 stages give the 1/3, 1/6, 1/12 pyramid); crop to a multiple of 12 "
                          f"(v1: RandomCrop 288×576) or pad, e.g. with DivisiblePad(by=12)")
 
-# %% ../../../nbs/33_models.aanet.ipynb #3a9b8d0e
+# %% ../../../nbs/33_models.aanet.ipynb #4c770d76
 class AANet(BaseModel):
     "AANet (Xu & Zhang, CVPR 2020) in OpenStereo v1's form: `aanet` is the network, five disparity maps for the loss"
     divisor = 12   # input height and width multiples of 12 (the 1/3, 1/6, 1/12 pyramid); eval pads other sizes itself
