@@ -249,10 +249,10 @@ class AdaptiveAggregationModule(nn.Module):
 
     def forward(self, x:list)->list:
         if len(x) != self.num_scales: raise ValueError(f"AdaptiveAggregationModule: got {len(x)} scales, expected {self.num_scales}")
-        x = [branch(c) for branch, c in zip(self.branches, x)]   # ISA (§3.2)
+        x = [branch(c) for branch, c in zip(self.branches, x)]   # ISA (paper, Sec. 3.1)
         if self.num_scales == 1: return x
         fused = []
-        for row in self.fuse_layers:                              # CSA (§3.3, eq. 4)
+        for row in self.fuse_layers:                              # CSA (paper, Sec. 3.2)
             y = row[0](x[0])
             for j in range(1, self.num_scales):
                 e = row[j](x[j])
