@@ -493,6 +493,13 @@ class STTRNet(BaseModel):
         lc = (self.cfgs.get('loss_cfg') or [])
         self._prefixes = {l.get('log_prefix') for l in ([lc] if isinstance(lc, dict) else lc)}
 
+    @staticmethod
+    def loss_cfg_from_v1(loss_cfg:dict)->list: # v1's STTR `loss_cfg`: px_error_threshold, validation_max_disp, loss_weight
+        "v1's STTR `loss_cfg` (one dict, no `type`) as this library's list; its validation_max_disp is the batch's max_disp, its px_error_threshold a metric"
+        if bad := [k for k in loss_cfg if k not in ('px_error_threshold', 'validation_max_disp', 'loss_weight')]:
+            raise ConfigError(f"loss_cfg: v1's STTR loss takes px_error_threshold, validation_max_disp and loss_weight, got {bad}")
+        return sttr_loss_cfg(loss_cfg.get('loss_weight', 'rr:1.0, l1_raw:1.0, l1:1.0, occ_be:1.0'))
+
     def convert_checkpoint(self, state_dict:dict)->dict:
         "The authors' checkpoints (`backbone.…`, no `net.`; BatchNorm counters) besides v1's"
         if any(k.startswith('net.') for k in state_dict) or not any(k.startswith('backbone.') for k in state_dict): return state_dict
