@@ -62,17 +62,19 @@ def _read(cfg)->dict:
     return copy.deepcopy(cfg)
 
 # %% ../nbs/00_config.ipynb #c2dc1a58
-def _model_loss_prefix(model_name):
-    "The `training_disp` key a model's own loss reads (`loss_log_prefix`), for v1 models whose `build_loss_fn` ignores `loss_cfg`"
-    cls = MODELS._items.get(model_name) if isinstance(model_name, str) and model_name in MODELS else None
-    return getattr(cls, 'loss_log_prefix', None)
+def _model_class(model_name):
+    "The registered class `model_name` names, or None (unknown names are the model builder's to report)"
+    return MODELS._items.get(model_name) if isinstance(model_name, str) and model_name in MODELS else None
 
 def _loss_list(loss_cfg, model_name=None)->list:
-    "`loss_cfg` as a list; an entry without `log_prefix` routed to the model's own loss where it names one (v1's CasStereoNet)"
+    "`loss_cfg` as a list: v1's own loss forms mapped where the model names them (CasStereoNet's prefix, STTR's one-dict form)"
+    cls = _model_class(model_name)
+    if isinstance(loss_cfg, dict) and 'type' not in loss_cfg and 'log_prefix' not in loss_cfg and hasattr(cls, 'loss_cfg_from_v1'):
+        loss_cfg = cls.loss_cfg_from_v1(loss_cfg)   # v1's STTR: `{loss_weight: 'rr:1.0, l1_raw:1.0, ...'}`, built by its model
     if isinstance(loss_cfg, dict): loss_cfg = [loss_cfg]
     if not isinstance(loss_cfg, _seq) or not loss_cfg:
         raise ConfigError(f"loss_cfg: expected a loss dict or a non-empty list of them, got {loss_cfg!r}")
-    own = _model_loss_prefix(model_name)
+    own = getattr(cls, 'loss_log_prefix', None)
     return [{**l, 'log_prefix': own} if isinstance(l, dict) and 'log_prefix' not in l and own else l for l in loss_cfg]
 
 def _round_epochs(t:dict)->dict:
