@@ -38,6 +38,7 @@ from .callbacks.schedule import *
 from .callbacks.checkpoint import *
 from .callbacks.faults import *
 from .learner import *
+from .distributed import *
 # after training
 from .evaluate import *
 from .inference import *

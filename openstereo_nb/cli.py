@@ -13,6 +13,7 @@ import matplotlib
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from .config import load_config
 from .learner import stereo_learner
+from fastai.torch_core import num_distrib, rank_distrib
 
 # %% auto #0
 __all__ = ['parse_overrides', 'save_run_picture', 'train', 'train_main']
@@ -52,8 +53,11 @@ def train(config,                   # YAML path or config dict
         from fastai.torch_core import set_seed
         set_seed(seed, reproducible=True)
     learn = stereo_learner(cfgs)
-    learn.metrics_table = learn.fit_config(run_dir=run_dir)
-    save_run_picture(learn, learn.run_dir/'prediction.png')
+    if num_distrib() > 1:   # started by `torchrun` or `accelerate launch`: one process of several
+        import openstereo_nb.distributed   # stereo learners' distributed trainer
+        with learn.distrib_ctx(): learn.metrics_table = learn.fit_config(run_dir=run_dir)
+    else: learn.metrics_table = learn.fit_config(run_dir=run_dir)
+    if not rank_distrib(): save_run_picture(learn, learn.run_dir/'prediction.png')
     return learn
 
 # %% ../nbs/90_cli.ipynb #66f80383
@@ -70,6 +74,7 @@ def train_main(argv=None):
     from openstereo_nb.callbacks.faults import NonFiniteError
     try: learn = train(a.config, parse_overrides(a.set), a.run_dir)
     except NonFiniteError as e: raise SystemExit(f"openstereo_train: {e}")   # the message says it all; no traceback
+    if rank_distrib(): return   # rank 0 reports
     table = learn.metrics_table
     print(f"\ntrained {learn.cfgs['model_cfg']['model']} for {len(table)} epochs in {time.time() - t0:.0f} s")
     print(f"run folder: {learn.run_dir} (config.yaml, metrics.csv, checkpoints/, prediction.png, live_view/dashboard.png)")

@@ -12,6 +12,7 @@ import torch
 from fastcore.basics import patch
 from fastcore.meta import delegates
 from fastai.learner import Learner
+from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from fastai.optimizer import OptimWrapper
 from fastai.callback.fp16 import MixedPrecision
 import fastai.callback.progress  # fastai's progress table
@@ -91,6 +92,13 @@ def _restore(learn, t, path, sched_cb)->tuple:
     sched_cb.start_iter = -it if t['warmup_reset'] else 0
     return ckpt.get('epoch', 0), [ResumeStateCallback(ts, ckpt.get('scaler'))]
 
+def _on_rank0(make):
+    "`make()` in rank 0 alone, its result sent to every process (in distributed training; else just `make()`)"
+    if num_distrib() <= 1 or not torch.distributed.is_initialized(): return make()
+    box = [make() if rank_distrib() == 0 else None]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
 def _free_name(path:Path)->Path:
     "`path`, or `stem-2.suffix`, `stem-3.suffix`, ... whichever does not exist"
     cand, i = path, 1
@@ -133,15 +141,16 @@ def fit_config(self:Learner,
     if path is not None: start, extra = _restore(self, t, path, sched)
     resuming = path is not None and t['resume']
     if not resuming:  # a new run: never write into an earlier run's folder
-        if run_dir is None: base = new_run_dir(base)
+        if run_dir is None: base = _on_rank0(lambda: new_run_dir(base))   # one folder for all processes
         elif any((base/'checkpoints').glob('*.pt')):
             raise FileExistsError(f"{base} already holds checkpoints; give restore_hint and resume: true to continue, or another run folder")
     if start >= t['total_epoch']:
         raise ValueError(f"the checkpoint is at epoch {start}; trainer_cfg.total_epoch {t['total_epoch']} is already reached")
     run_dir = base; run_dir.mkdir(parents=True, exist_ok=True)
     self.path, self.run_dir = run_dir, run_dir
-    if resuming: _trim_metrics(run_dir, start)
-    save_config(cfgs, run_dir/'config.yaml' if not resuming else _free_name(run_dir/f'config_resume_{start:0>3}.yaml'))
+    if not rank_distrib():   # files: rank 0's alone in distributed training
+        if resuming: _trim_metrics(run_dir, start)
+        save_config(cfgs, run_dir/'config.yaml' if not resuming else _free_name(run_dir/f'config_resume_{start:0>3}.yaml'))
     fit_cbs += [CheckpointCallback(run_dir, t['save_name'], t['save_every'], start, t['save_every_iter'], t['keep_last']),
                 MetricsCSVLogger(fname='metrics.csv', append=resuming), EpochOffsetCallback(start)] + extra
     self.raise_nonfinite, val.epoch_offset = True, start  # a persistent NaN ends the fit; it is raised here, after every callback has closed its files
@@ -149,4 +158,5 @@ def fit_config(self:Learner,
     finally: self.raise_nonfinite, val.epoch_offset = False, 0
     stop = next((cb.stop_msg for cb in self.cbs if isinstance(cb, NonFiniteCallback) and cb.stop_msg), None)
     if stop is not None: raise NonFiniteError(stop)
+    distrib_barrier()   # rank 0 has closed metrics.csv
     return pd.read_csv(run_dir/'metrics.csv')

@@ -113,8 +113,9 @@ class StereoMetric(Metric):
             have = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
             raise KeyError(f"{self.name}: the batch (learn.yb[0]) must be a dict with 'disp_gt' and 'mask'; got {have}")
         with torch.no_grad():
-            v = self.func(disp_est.detach(), batch['disp_gt'], batch['mask'])
-        self.values.append(torch.as_tensor(v).detach().float().cpu().reshape(-1))
+            v = torch.as_tensor(self.func(disp_est.detach(), batch['disp_gt'], batch['mask'])).float().reshape(-1)
+        # `learn.to_detach`: in distributed training, every process's values, without the samples the sampler repeated
+        self.values.append(learn.to_detach(v).cpu().reshape(-1) if hasattr(learn, 'to_detach') else v.detach().cpu())
 
     @property
     def per_image(self)->Tensor:

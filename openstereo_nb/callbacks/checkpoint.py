@@ -224,6 +224,7 @@ def set_rng_states(s:dict):
 def capture_train_state(learn, mid_epoch:bool=False)->dict:
     "What a resumed run needs beyond weights, optimizer and scheduler to continue exactly: counters, RNGs, sampler position, running averages"
     dl, rec = learn.dls.train, learn.recorder
+    dl = getattr(dl, 'dl', dl)   # in distributed training, the loader the distributed one wraps (its sampler state)
     s = {'train_iter': learn.train_iter, 'mid_epoch': mid_epoch, 'rng': rng_states(), 'dl_rng': dl.rng.getstate(),
          'smooth_loss': (rec.smooth_loss.val.detach().clone(), rec.smooth_loss.count), 'cbs': {}}
     if mid_epoch:  # the epoch's sample order (drawn at its start) and how many of its batches are done
@@ -353,7 +354,9 @@ class CheckpointCallback(Callback):
     def iter_path(self, it:int)->Path: return self.folder/f'{self.save_name}_iter_{it:0>7}.pt'
 
     def _state(self, epochs_done:int, mid_epoch:bool)->dict:
-        state = {'model': self.learn.model.state_dict(), 'epoch': epochs_done, 'iter': self.learn.train_iter}
+        model = self.learn.model
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)): model = model.module   # no `module.` prefixes
+        state = {'model': model.state_dict(), 'epoch': epochs_done, 'iter': self.learn.train_iter}
         opt = getattr(self.learn.opt, 'opt', None)
         if opt is not None: state['optimizer'] = opt.state_dict()
         sched = next((cb for cb in self.learn.cbs if isinstance(cb, TorchSchedulerCallback)), None)

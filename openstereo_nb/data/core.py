@@ -178,16 +178,19 @@ class StereoDataLoader(DataLoader):
             yield b
         if self._faults: yield ({'data_faults': self._faults},) * 2
 
-    def __iter__(self):
+    def __iter__(self): yield from self.filter_faults(super().__iter__())
+
+    def filter_faults(self, batches):
+        "`batches` without the bad samples' reports, counted against `max_bad_samples` (a wrapping loader passes its batches here too)"
         self.skipped, self._passes = [], self._passes + 1
-        for b in super().__iter__():
+        for b in batches:
             faults = b[0].pop('data_faults', None)
             if isinstance(b[1], dict): b[1].pop('data_faults', None)
             if faults:
                 self.skipped += faults
                 if len(self.skipped) > self.max_bad_samples: raise DataFaultError(self._fault_report(stopped=True))
             if b[0]: yield b
-        if self.skipped: warnings.warn(self._fault_report(stopped=False), stacklevel=2)
+        if self.skipped: warnings.warn(self._fault_report(stopped=False), stacklevel=3)
 
     def _fault_report(self, stopped:bool)->str:
         k, n = self.max_bad_samples, len(self.skipped)
