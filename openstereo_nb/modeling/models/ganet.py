@@ -13,7 +13,8 @@ from ..layers import cat_fms, upsample_cost, disparity_regression
 
 # %% auto #0
 __all__ = ['sga_direction', 'sga', 'lga', 'GABasicConv', 'GAConv2x', 'GAFeature', 'GAGuidance', 'GADisp', 'lga2', 'GADispAgg',
-           'SGABlock', 'GACostAggregation', 'GANetDeep', 'ganet_robust_loss', 'GaLoss', 'check_ganet_config', 'GANet']
+           'SGABlock', 'GACostAggregation', 'GANetDeep', 'ganet_robust_loss', 'GaLoss', 'check_ganet_config', 'GANet',
+           'GANet11']
 
 # %% ../../../nbs/34_models.ganet.ipynb #ef87e099
 def sga_direction(cost:Tensor,        # B×C×D×H×W cost volume
@@ -141,18 +142,19 @@ class GAFeature(nn.Module):
 # %% ../../../nbs/34_models.ganet.ipynb #f8b77181
 class GAGuidance(nn.Module):
     "GANet's guidance subnet: B×64×H×W → dict of SGA weights `sg1…sg3` (B×640×H/3×W/3), `sg11…sg14` (B×960×H/6×W/6) and LGA weights `lg1`, `lg2` (B×75×H×W)"
-    def __init__(self):
+    def __init__(self, deep:bool=True): # GANet-deep (7 SGA layers) or GANet11 (4: no sg3, sg13, sg14)
         super().__init__()
+        self.sg = ('1', '2', '3', '11', '12', '13', '14') if deep else ('1', '2', '11', '12')
         self.conv0 = GABasicConv(64, 16, kernel_size=3, padding=1)
         self.conv1 = nn.Sequential(GABasicConv(16, 32, kernel_size=5, stride=3, padding=2), GABasicConv(32, 32, kernel_size=3, padding=1))
         self.conv2 = GABasicConv(32, 32, kernel_size=3, padding=1)
-        self.conv3 = GABasicConv(32, 32, kernel_size=3, padding=1)
+        if deep: self.conv3 = GABasicConv(32, 32, kernel_size=3, padding=1)
         self.conv11 = nn.Sequential(GABasicConv(32, 48, kernel_size=3, stride=2, padding=1), GABasicConv(48, 48, kernel_size=3, padding=1))
         self.conv12 = GABasicConv(48, 48, kernel_size=3, padding=1)
-        self.conv13 = GABasicConv(48, 48, kernel_size=3, padding=1)
-        self.conv14 = GABasicConv(48, 48, kernel_size=3, padding=1)
-        for k in ('sg1', 'sg2', 'sg3'): setattr(self, f'weight_{k}', nn.Conv2d(32, 4*5*32, 3, 1, 1, bias=False))
-        for k in ('sg11', 'sg12', 'sg13', 'sg14'): setattr(self, f'weight_{k}', nn.Conv2d(48, 4*5*48, 3, 1, 1, bias=False))
+        if deep:
+            self.conv13 = GABasicConv(48, 48, kernel_size=3, padding=1)
+            self.conv14 = GABasicConv(48, 48, kernel_size=3, padding=1)
+        for k in self.sg: setattr(self, f'weight_sg{k}', nn.Conv2d(48 if len(k) == 2 else 32, 4*5*(48 if len(k) == 2 else 32), 3, 1, 1, bias=False))
         for k in ('lg1', 'lg2'):
             setattr(self, f'weight_{k}', nn.Sequential(GABasicConv(16, 16, kernel_size=3, padding=1),
                                                        nn.Conv2d(16, 75, 3, 1, 1, bias=False)))
@@ -160,7 +162,7 @@ class GAGuidance(nn.Module):
     def forward(self, x)->dict:
         g = {}
         x = rem = self.conv0(x)
-        for k in ('1', '2', '3', '11', '12', '13', '14'):
+        for k in self.sg:
             x = getattr(self, f'conv{k}')(x)
             g[f'sg{k}'] = getattr(self, f'weight_sg{k}')(x)
         g['lg1'], g['lg2'] = self.weight_lg1(rem), self.weight_lg2(rem)
@@ -215,15 +217,21 @@ class SGABlock(nn.Module):
 
 # %% ../../../nbs/34_models.ganet.ipynb #710c9cc6
 class GACostAggregation(nn.Module):
-    "GANet-deep's SGA hourglass and heads: B×64×D×H/3×W/3 volume + guidance → disparity (eval) or [disp0, disp1, disp2] (training)"
-    def __init__(self, maxdisp:int=192):
+    "GANet's SGA hourglass and heads: B×64×D×H/3×W/3 volume + guidance → disparity (eval) or [disp0, disp1, disp2] (training; GANet11: [disp0, disp1])"
+    def __init__(self, maxdisp:int=192,
+                 deep:bool=True): # GANet-deep; False: GANet11 (one pass down and up, 4 SGA layers, two heads)
         super().__init__()
-        self.maxdisp = maxdisp
+        self.maxdisp, self.deep = maxdisp, deep
         self.conv_start = GABasicConv(64, 32, is_3d=True, kernel_size=3, padding=1, relu=False)
         self.conv1a = GABasicConv(32, 48, is_3d=True, kernel_size=3, stride=2, padding=1)
         self.conv2a = GABasicConv(48, 64, is_3d=True, kernel_size=3, stride=2, padding=1)
         self.deconv1a = GAConv2x(48, 32, deconv=True, is_3d=True, relu=False)
         self.deconv2a = GAConv2x(64, 48, deconv=True, is_3d=True)
+        if not deep:
+            self.sga1, self.sga2 = SGABlock(refine=True), SGABlock(refine=True)
+            self.sga11, self.sga12 = SGABlock(channels=48, refine=True), SGABlock(channels=48, refine=True)
+            self.disp0, self.disp1 = GADisp(maxdisp), GADispAgg(maxdisp)
+            return
         self.conv1b = GAConv2x(32, 48, is_3d=True)
         self.conv2b = GAConv2x(48, 64, is_3d=True)
         self.deconv1b = GAConv2x(48, 32, deconv=True, is_3d=True, relu=False)
@@ -240,6 +248,9 @@ class GACostAggregation(nn.Module):
         x = rem2 = self.conv2a(x)
         x = rem1 = self.sga12(self.deconv2a(x, rem1), g['sg12'])
         x = rem0 = self.sga2(self.deconv1a(x, rem0), g['sg2'])
+        if not self.deep:
+            disp1 = self.disp1(x, g['lg1'], g['lg2'])
+            return [disp0, disp1] if self.training else disp1
         if self.training: disp1 = self.disp1(x)
         x = rem1 = self.sga13(self.conv1b(x, rem1), g['sg13'])
         x = self.conv2b(x, rem2)
@@ -250,8 +261,9 @@ class GACostAggregation(nn.Module):
 
 # %% ../../../nbs/34_models.ganet.ipynb #30f09c6e
 class GANetDeep(nn.Module):
-    "GANet-deep: left, right B×3×H×W → disparity B×H×W (eval) or [disp0, disp1, disp2] (training); H, W multiples of 48"
-    def __init__(self, maxdisp:int=192):
+    "GANet-deep (or GANet11): left, right B×3×H×W → disparity B×H×W (eval) or [disp0, disp1, disp2] ([disp0, disp1]) in training; H, W multiples of 48"
+    def __init__(self, maxdisp:int=192,
+                 deep:bool=True): # False: the authors' GANet11
         super().__init__()
         self.maxdisp = maxdisp
         self.conv_start = nn.Sequential(GABasicConv(3, 16, kernel_size=3, padding=1), GABasicConv(16, 32, kernel_size=3, padding=1))
@@ -260,8 +272,8 @@ class GANetDeep(nn.Module):
         self.conv_refine = nn.Conv2d(32, 32, 3, 1, 1, bias=False)
         self.bn_relu = nn.Sequential(nn.BatchNorm2d(32), nn.ReLU(inplace=True))
         self.feature = GAFeature()
-        self.guidance = GAGuidance()
-        self.cost_agg = GACostAggregation(maxdisp)
+        self.guidance = GAGuidance(deep)
+        self.cost_agg = GACostAggregation(maxdisp, deep)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Conv3d)): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
             elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
@@ -315,12 +327,13 @@ def check_ganet_config(max_disp:int):
 class GANet(BaseModel):
     "GANet-deep (Zhang et al., CVPR 2019) as OpenStereo v1 wraps it: `self.net` is `GANetDeep(max_disp)`"
     divisor = 48   # stride-3 stem and four stride-2 levels in the feature network
+    deep = True    # GANet-deep; `GANet11` sets False
     def build_network(self, model_cfg:dict):
         b = model_cfg['base_config']
         if bad := [k for k in b if k != 'max_disp']:
             raise ConfigError(f"model_cfg.base_config: GANet does not take {bad}; it takes ['max_disp']")
         check_ganet_config(self.max_disp)
-        self.net = GANetDeep(maxdisp=self.max_disp)
+        self.net = GANetDeep(maxdisp=self.max_disp, deep=self.deep)
 
     def init_parameters(self): pass   # as v1: the authors' He-normal init stays
 
@@ -338,3 +351,7 @@ class GANet(BaseModel):
         if not self.training: return stereo_output(inputs, crop_pad(res, pad))
         ests = [crop_pad(d, pad) for d in res]
         return stereo_output(inputs, ests[-1], {'disp': {'disp_ests': ests}})
+
+class GANet11(GANet):
+    "The authors' lighter GANet11: one 3D pass down and up with four SGA layers, LGA head; training gives [disp0, disp1]"
+    deep = False
