@@ -26,7 +26,7 @@ def sga_direction(cost:Tensor,        # B×C×D×H×W cost volume
     if cost.dim() != 5 or weights.shape != (*cost.shape[:2], 5, *cost.shape[3:]):
         raise ValueError(f"sga_direction: cost must be B×C×D×H×W and weights B×C×5×H×W, got {tuple(cost.shape)} and {tuple(weights.shape)}")
     if dim not in (-1, -2): raise ValueError(f"sga_direction: dim must be -1 (columns) or -2 (rows), got {dim}")
-    x, w = cost.movedim(dim, 0), weights.movedim(dim, 0)   # L×B×C×D×N and L×B×C×5×N: one slice per step of the path
+    x, w = cost.movedim(dim, 0).contiguous(), weights.movedim(dim, 0).contiguous()   # L×B×C×D×N, L×B×C×5×N: a slice per step
     steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
     out, prev = [None] * x.shape[0], None
     for i in steps:
@@ -34,9 +34,13 @@ def sga_direction(cost:Tensor,        # B×C×D×H×W cost volume
         if prev is None: agg = xi * wi.sum(2, keepdim=True)     # first pixel: every term reads C(p, d)
         else:
             w0, w1, w2, w3, w4 = wi.split(1, dim=2)
-            below = torch.cat([xi[:, :, :1], prev[:, :, :-1]], 2)   # C^A(p-r, d-1); at d = 0: C(p, 0)
-            above = torch.cat([prev[:, :, 1:], xi[:, :, -1:]], 2)   # C^A(p-r, d+1); at d = D-1: C(p, D-1)
-            agg = w0*xi + w1*prev + w2*below + w3*above + w4*prev.max(2, keepdim=True).values
+            agg = xi * w0                                           # in-place multiply-adds into agg: no temporaries
+            agg.addcmul_(w1, prev)                                  # C^A(p-r, d)
+            agg.addcmul_(w4, prev.max(2, keepdim=True).values)      # max_i C^A(p-r, i)
+            agg[:, :, 1:].addcmul_(w2, prev[:, :, :-1])             # C^A(p-r, d-1) ...
+            agg[:, :, :1].addcmul_(w2, xi[:, :, :1])                # ... at d = 0: C(p, 0)
+            agg[:, :, :-1].addcmul_(w3, prev[:, :, 1:])             # C^A(p-r, d+1) ...
+            agg[:, :, -1:].addcmul_(w3, xi[:, :, -1:])              # ... at d = D-1: C(p, D-1)
         out[i] = prev = agg
     return torch.stack(out, 0).movedim(0, dim)
 
@@ -63,19 +67,20 @@ def lga(x:Tensor,        # B×D×H×W volume (costs or probabilities over D disp
     if x.dim() != 4 or w.shape != (x.shape[0], 3*k*k, *x.shape[2:]):
         raise ValueError(f"lga: x must be B×D×H×W and w B×{3*k*k}×H×W, got {tuple(x.shape)} and {tuple(w.shape)}")
     B, D, H, W = x.shape
-    pad = (R, R, R, R, 1, 1)
-    xp = F.pad(x, pad)                                   # zero outside: those terms go through `off` instead
-    off = 1 - F.pad(x.new_ones(1, D, H, W), pad)         # 1 where a neighbour is outside the volume
-    out, w_off = 0, 0
+    xp = F.pad(x, (R, R, R, R, 1, 1))                    # zero outside: those taps go through the centre weights instead
+    inside = F.pad(x.new_ones(1, 1, H, W), (R, R, R, R))
+    v = torch.cat([inside[:, :, R+dy:R+dy+H, R+dx:R+dx+W] for dy in range(-R, R+1) for dx in range(-R, R+1)], 1)  # 1×k²×H×W: tap on the image
+    wd = w.view(B, 3, k*k, H, W)                          # (d-1, d, d+1) × window
+    centre = ((1 - v[:, None]) * wd).sum((1, 2))[:, None] # B×1×H×W: taps off the image, any d
+    out = x * centre
+    out = torch.cat([out[:, :1] + x[:, :1] * (v * wd[:, 0]).sum(1, keepdim=True), out[:, 1:]], 1)    # d = 0: the d-1 taps
+    out = torch.cat([out[:, :-1], out[:, -1:] + x[:, -1:] * (v * wd[:, 2]).sum(1, keepdim=True)], 1)  # d = D-1: the d+1 taps
     for dd in (-1, 0, 1):
         for dy in range(-R, R + 1):
             for dx in range(-R, R + 1):
                 i = (dd + 1)*k*k + (dy + R)*k + (dx + R)
-                view = (slice(None), slice(1 + dd, 1 + dd + D), slice(R + dy, R + dy + H), slice(R + dx, R + dx + W))
-                wi = w[:, i:i+1]
-                out = out + wi * xp[view]
-                w_off = w_off + wi * off[view]
-    return out + w_off * x
+                out.addcmul_(w[:, i:i+1], xp[:, 1+dd:1+dd+D, R+dy:R+dy+H, R+dx:R+dx+W])
+    return out
 
 # %% ../../../nbs/34_models.ganet.ipynb #3055f5bf
 class GABasicConv(nn.Module):
