@@ -336,7 +336,7 @@ class GANet(BaseModel):
     def build_network(self, model_cfg:dict):
         b = model_cfg['base_config']
         if bad := [k for k in b if k != 'max_disp']:
-            raise ConfigError(f"model_cfg.base_config: GANet does not take {bad}; it takes ['max_disp']")
+            raise ConfigError(f"model_cfg.base_config: {type(self).__name__} does not take {bad}; it takes ['max_disp']")
         check_ganet_config(self.max_disp)
         self.net = GANetDeep(maxdisp=self.max_disp, deep=self.deep)
 
