@@ -264,7 +264,7 @@ class GACostAggregation(nn.Module):
         disp2 = self.disp2(x, g['lg1'], g['lg2'])
         return [disp0, disp1, disp2] if self.training else disp2
 
-# %% ../../../nbs/34_models.ganet.ipynb #30f09c6e
+# %% ../../../nbs/34_models.ganet.ipynb #381a2baa
 class GANetDeep(nn.Module):
     "GANet-deep (or GANet11): left, right B×3×H×W → disparity B×H×W (eval) or [disp0, disp1, disp2] ([disp0, disp1]) in training; H, W multiples of 48"
     def __init__(self, maxdisp:int=192,
@@ -292,7 +292,7 @@ class GANetDeep(nn.Module):
         g = self.guidance(torch.cat((g, self.bn_relu(x1)), 1))
         return self.cost_agg(volume, g)
 
-# %% ../../../nbs/34_models.ganet.ipynb #ddf686e1
+# %% ../../../nbs/34_models.ganet.ipynb #244542a9
 def ganet_robust_loss(est:Tensor, gt:Tensor, thresh:float=3., alpha:float=2.)->Tensor:
     "Mean of the authors' `MyLoss2`: t²/θ below θ, 2t − (t−θ)²/(2α) − θ up to θ + α, t + α/2 above (t = |est − gt|)"
     t = (est - gt).abs()
@@ -322,7 +322,7 @@ class GaLoss(BaseLoss):
         self.info = {'loss': loss.detach()}
         return loss, self.info
 
-# %% ../../../nbs/34_models.ganet.ipynb #d5f763b2
+# %% ../../../nbs/34_models.ganet.ipynb #9bf5d281
 def check_ganet_config(max_disp:int):
     "Raise a `ConfigError` naming the key when GANet cannot be built with this disparity range"
     if not isinstance(max_disp, int) or max_disp < 12 or max_disp % 12:
