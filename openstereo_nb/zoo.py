@@ -19,7 +19,8 @@ __all__ = ['REPORTED_SCENEFLOW_EPE', 'zoo_configs', 'model_stats', 'zoo_table']
 REPORTED_SCENEFLOW_EPE = {  # zoo entry: (paper, OpenStereo); CasStereo's figures are its PSMNet variant's
     'PSMNet': (1.09, 0.95), 'GwcNet': (0.76, 0.74), 'CFNet': (1.04, 0.96), 'CasPSMNet': (0.72, 0.67),
     'MSNet2D': (1.14, 1.10), 'MSNet3D': (0.80, 0.78), 'CoExNet': (0.68, 0.67), 'FADNet': (0.76, 0.65),
-    'AANet': (0.87, 0.80), 'STTRNet': (0.43, 0.40), 'IGEV': (0.47, 0.46)}
+    'AANet': (0.87, 0.80), 'STTRNet': (0.43, 0.40), 'IGEV': (0.47, 0.46),
+    'GANet': (0.78, None)}   # GANet-deep: the authors' README (10 SceneFlow epochs); OpenStereo reports none
 
 # %% ../nbs/19_zoo.ipynb #6c5c8bb9
 def zoo_configs(config_dir=None)->dict:
