@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 from fastai.learner import Learner
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier
 from fastai.optimizer import OptimWrapper
-from fastai.callback.fp16 import MixedPrecision
+from fastai.callback.fp16 import MixedPrecision, AMPMode
 import fastai.callback.progress  # fastai's progress table
 import fastai.callback.schedule  # fit_one_cycle, lr_find, ... on Learner
 import openstereo_nb.show  # learn.show_results, dls.show_batch
@@ -33,7 +33,7 @@ from .callbacks.checkpoint import (CheckpointCallback, MetricsCSVLogger, ResumeS
 from .callbacks.faults import NonFiniteCallback, NonFiniteError
 
 # %% auto #0
-__all__ = ['opt_func_from_cfg', 'stereo_learner']
+__all__ = ['opt_func_from_cfg', 'amp_mode', 'StereoMixedPrecision', 'stereo_learner']
 
 # %% ../nbs/09_learner.ipynb #b5c9740c
 def opt_func_from_cfg(optimizer_cfg:dict): # `trainer_cfg.optimizer_cfg`: `solver` plus the optimizer's arguments
@@ -44,6 +44,21 @@ def opt_func_from_cfg(optimizer_cfg:dict): # `trainer_cfg.optimizer_cfg`: `solve
     try: cls([torch.nn.Parameter(torch.zeros(1))], lr=1e-3, **cfg)  # check the arguments now, with a clear error
     except TypeError as e: raise ConfigError(f"trainer_cfg.optimizer_cfg: {solver}: {e}") from None
     return partial(OptimWrapper, opt=cls, **cfg)
+
+# %% ../nbs/09_learner.ipynb #d5ef65eb
+def amp_mode(amp)->str: # `trainer_cfg.amp`: true, 'fp16' or 'bf16'
+    "The precision `trainer_cfg.amp` asks for: 'fp16' or 'bf16' (`true`: fp16 on a GPU, bf16 on the CPU)"
+    if amp is True: return 'fp16' if torch.cuda.is_available() else 'bf16'
+    if amp not in ('fp16', 'bf16'): raise ConfigError(f"trainer_cfg.amp: expected true, false, 'fp16' or 'bf16', got {amp!r}")
+    return amp
+
+class StereoMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` on the model's device: fp16 with a gradient scaler, or bf16, on GPUs and CPUs"
+    def before_fit(self):
+        super().before_fit()   # fastai's checks and state; then autocast and scaler on the model's own device
+        dev = next(self.learn.model.parameters()).device.type
+        dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
+        self.autocast, self.learn.scaler = torch.autocast(dev, dtype=dtype), torch.amp.GradScaler(dev, **self.kwargs)
 
 # %% ../nbs/09_learner.ipynb #cfdee487
 @delegates(Learner.__init__, but=['dls', 'model', 'loss_func', 'opt_func', 'lr', 'metrics'])
@@ -60,9 +75,7 @@ def stereo_learner(cfgs,            # config dict or YAML path
     if t['check_nonfinite']: cbs.append(NonFiniteCallback(t['max_nonfinite']))
     if t['fix_bn']: cbs.append(FixBNCallback())
     if (t['clip_grad_cfg'] or {}).get('type'): cbs.append(ClipGradCallback(**t['clip_grad_cfg']))
-    if t['amp']:
-        if torch.cuda.is_available(): cbs.append(MixedPrecision())
-        else: warnings.warn("trainer_cfg.amp: mixed precision needs a CUDA GPU; training in fp32 on the CPU")
+    if t['amp']: cbs.append(StereoMixedPrecision(amp_mode(t['amp'])))
     user_cbs = list(kwargs.pop('cbs', []))
     # the schedule, validation and iteration limit: `learn.fit(n)` follows them as `fit_config` does
     if not any(isinstance(c, TorchSchedulerCallback) for c in user_cbs): cbs.append(TorchSchedulerCallback(t['scheduler_cfg']))

@@ -13,7 +13,7 @@ __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_re
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
            'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'prefix_state_dict', 'disp_samples',
            'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'warp_by_disparity',
-           'upsample_cost', 'disparity_regression', 'GwcHourglass']
+           'upsample_cost', 'cost_softmax', 'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -267,6 +267,8 @@ class Hourglass(nn.Module):
         return self.conv6(post), pre, post
 
 # %% ../../nbs/07_modeling.layers.ipynb #511cf05e
+def _full(x:Tensor)->Tensor: return x if x.dtype in (torch.float32, torch.float64) else x.float()   # half → float32
+
 class FasterSoftArgmin(nn.Module):
     "Soft-argmin regression `Σ_d d·softmax(α·cost)_d` over a B×D×H×W volume, returning B×H×W disparity"
     def __init__(self,
@@ -290,9 +292,10 @@ class FasterSoftArgmin(nn.Module):
         if cost_volume.dim() != 4:
             raise ValueError(f"FasterSoftArgmin expects a B×D×H×W cost volume, got {cost_volume.dim()}D input "
                              f"of shape {tuple(cost_volume.shape)}")
-        cost_volume = cost_volume * self.alpha
-        prob = F.softmax(cost_volume, dim=1) if self.normalize else cost_volume
-        return self.disp_regression(prob.unsqueeze(1))[:, 0, 0]  # B×1×1×H×W -> B×H×W
+        with torch.autocast(cost_volume.device.type, enabled=False):   # float32 under mixed precision
+            cost_volume = _full(cost_volume) * self.alpha
+            prob = F.softmax(cost_volume, dim=1) if self.normalize else cost_volume
+            return self.disp_regression(prob.unsqueeze(1))[:, 0, 0]  # B×1×1×H×W -> B×H×W
 
     def extra_repr(self):
         return f"max_disp={self.max_disp}, start_disp={self.start_disp}, dilation={self.dilation}, alpha={self.alpha}, normalize={self.normalize}"
@@ -368,13 +371,21 @@ def upsample_cost(cost:Tensor,        # B×1×D×h×w (or B×D×h×w) cost volum
     return F.interpolate(cost, [max_disp, *size], mode='trilinear', align_corners=align_corners)[:, 0]
 
 # %% ../../nbs/07_modeling.layers.ipynb #ea5fc0af
+def cost_softmax(cost:Tensor,  # a cost volume (or any logits)
+                 dim:int=1,    # the disparity axis
+                )->Tensor:
+    "`softmax(cost, dim)` in float32 even under autocast: mixed precision must not round a cost volume's probabilities"
+    with torch.autocast(cost.device.type, enabled=False): return F.softmax(_full(cost), dim=dim)
+
 def disparity_regression(prob:Tensor,     # B×D×H×W probabilities over disparities
                          start_disp:int=0, # disparity of the first slice
                         )->Tensor:         # B×H×W expected disparity
-    "Expected disparity `Σ_d d·prob_d` over the slices `start_disp … start_disp + D − 1`"
+    "Expected disparity `Σ_d d·prob_d` over the slices `start_disp … start_disp + D − 1` (in float32 under mixed precision)"
     if prob.dim() != 4: raise ValueError(f"disparity_regression expects a B×D×H×W volume, got shape {tuple(prob.shape)}")
-    d = torch.arange(start_disp, start_disp + prob.shape[1], dtype=prob.dtype, device=prob.device)
-    return torch.sum(prob * d.view(1, -1, 1, 1), 1)
+    with torch.autocast(prob.device.type, enabled=False):
+        prob = _full(prob)
+        d = torch.arange(start_disp, start_disp + prob.shape[1], dtype=prob.dtype, device=prob.device)
+        return torch.sum(prob * d.view(1, -1, 1, 1), 1)
 
 # %% ../../nbs/07_modeling.layers.ipynb #7d8639d8
 class GwcHourglass(nn.Module):

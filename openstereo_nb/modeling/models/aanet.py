@@ -12,7 +12,7 @@ from torch.utils.flop_counter import register_flop_formula
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output, pad_to_divisor, crop_pad
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import disparity_regression, prefix_state_dict
+from ..layers import disparity_regression, prefix_state_dict, cost_softmax
 
 # %% auto #0
 __all__ = ['AANET_PYRAMID_WEIGHTS', 'ModulatedDeformConv', 'DeformConv2d', 'AABottleneck', 'AABasicBlock', 'AANetFeature',
@@ -357,7 +357,7 @@ class AANetNet(nn.Module):
     def forward(self, left_img:Tensor, right_img:Tensor)->list:   # B×h×w maps: 1/12, 1/6, 1/3, then refined
         cost = aanet_cost_pyramid(self.feature_extraction(left_img), self.feature_extraction(right_img), self.max_disp)
         agg = self.aggregation(cost)                                                       # 1/3, 1/6, 1/12
-        pyramid = [disparity_regression(F.softmax(c, dim=1)) for c in reversed(agg)]       # 1/12, 1/6, 1/3
+        pyramid = [disparity_regression(cost_softmax(c, dim=1)) for c in reversed(agg)]       # 1/12, 1/6, 1/3
         disp = pyramid[-1]
         for i, refine in enumerate(self.refinement):
             s = 1. / 2 ** (self.num_downsample - i - 1)

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass, warp_by_disparity
+from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcBasicBlock, make_layer, SPPAvgPool2d, conv3d_bn, upsample_cost, GwcHourglass, warp_by_disparity, cost_softmax
 
 # %% auto #0
 __all__ = ['CAS_STAGE_SCALES', 'CAS_MODEL_TYPES', 'check_casnet_config', 'check_casnet_input', 'cas_disp_range_samples',
@@ -211,7 +211,7 @@ class CasCostAggregation(nn.Module):
     def regress(cost:Tensor, disp_samples:Tensor)->Tensor:
         "B×1×d×h×w head output → B×H×W: upsample to `disp_samples`' D×H×W, softmax over D, expected hypothesis"
         D, H, W = disp_samples.shape[1:]
-        prob = F.softmax(upsample_cost(cost, D, (H, W), align_corners=False), dim=1)
+        prob = cost_softmax(upsample_cost(cost, D, (H, W), align_corners=False), dim=1)
         return torch.sum(prob * disp_samples, 1, keepdim=False)
 
     def forward(self,

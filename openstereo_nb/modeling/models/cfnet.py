@@ -11,7 +11,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (prefix_state_dict, conv_bn, conv3d_bn, deconv3d_bn, gwc_volume, cat_fms, upsample_cost,
-                                           disparity_regression)
+                                           disparity_regression, cost_softmax)
 
 # %% auto #0
 __all__ = ['CFNET_SAMPLES', 'CFNET_SCENEFLOW_PART1', 'check_cfnet_config', 'check_cfnet_input', 'mish', 'Mish', 'CFBasicBlock',
@@ -306,7 +306,7 @@ class CFNetNetwork(nn.Module):
         cost0 = pre(cfnet_sample_volume(fl, fr, level, samples, groups))
         cost0 = res(cost0) + cost0
         out1 = hg_a(cost0)
-        prob = F.softmax(head(hg_b(out1)).squeeze(1), dim=1)
+        prob = cost_softmax(head(hg_b(out1)).squeeze(1), dim=1)
         return samples, cost0, out1, prob, torch.sum(prob * samples, dim=1, keepdim=True)
 
     def forward(self, left:Tensor, right:Tensor):
@@ -322,7 +322,7 @@ class CFNetNetwork(nn.Module):
         cost0_5 = self.dres0_5(vol(5, D // 16)); cost0_5 = self.dres1_5(cost0_5) + cost0_5
         cost0_6 = self.dres0_6(vol(6, D // 32)); cost0_6 = self.dres1_6(cost0_6) + cost0_6
         out1_4 = self.combine1(cost0_4, cost0_5, cost0_6)
-        prob_s4 = F.softmax(self.classif2(self.dres3(out1_4)).squeeze(1), dim=1)
+        prob_s4 = cost_softmax(self.classif2(self.dres3(out1_4)).squeeze(1), dim=1)
         pred2_s4 = disparity_regression(prob_s4).unsqueeze(1)                       # B×1×H/8×W/8
         # uncertainty (eq. 4) → next range (eq. 5), in 1/4-resolution pixels
         cur = pred2_s4.detach()
@@ -345,9 +345,9 @@ class CFNetNetwork(nn.Module):
             return [full(pred1_s2, 2)], [full(pred1_s3, 4)], [full(pred2_s4, 8)]
         # training: every head, each regressed and brought to full resolution (paper §3.4)
         def dense(head, x):  # 1/8 volume → cost upsampled to D×H×W (align_corners=True) → soft-argmin
-            return disparity_regression(F.softmax(upsample_cost(head(x), D, (H, W), align_corners=True), dim=1))
+            return disparity_regression(cost_softmax(upsample_cost(head(x), D, (H, W), align_corners=True), dim=1))
         def sampled(head, x, samples, s):
-            prob = F.softmax(head(x).squeeze(1), dim=1)
+            prob = cost_softmax(head(x).squeeze(1), dim=1)
             return full(torch.sum(prob * samples, dim=1, keepdim=True), s)
         return [dense(self.classif0, cost0_4), dense(self.classif1, out1_4), full(pred2_s4, 8),
                 sampled(self.confidence_classif0_s3, cost0_s3, samples_s3, 4),

@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
-from ..layers import corr_volume
+from ..layers import corr_volume, cost_softmax
 
 # %% auto #0
 __all__ = ['MBV2_STAGES', 'MOBILENETV2_CHANS', 'check_coex_config', 'check_coex_input', 'CoExBasicConv', 'CoExConv2x',
@@ -375,7 +375,7 @@ def topk_softargmin(cost:Tensor, # B×1×D×h×w (higher = better match)
         best = cost.argmax(2, keepdim=True)
         ind = torch.cat([(best - 1).clamp(min=0), best, (best + 1).clamp(max=D - 1)], 2)
     else: ind = cost.topk(k, dim=2).indices
-    prob = F.softmax(cost.gather(2, ind), 2)
+    prob = cost_softmax(cost.gather(2, ind), 2)
     return (prob * ind).sum(2)
 
 # %% ../../../nbs/26_models.coex.ipynb #d19931d0

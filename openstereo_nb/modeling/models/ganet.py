@@ -9,7 +9,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output, pad_to_divisor, crop_pad
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import cat_fms, upsample_cost, disparity_regression
+from ..layers import cat_fms, upsample_cost, disparity_regression, cost_softmax
 
 # %% auto #0
 __all__ = ['sga_direction', 'sga', 'lga', 'GABasicConv', 'GAConv2x', 'GAFeature', 'GAGuidance', 'GADisp', 'lga2', 'GADispAgg',
@@ -185,7 +185,7 @@ class GADisp(nn.Module):
         "B×(max_disp + 1)×3h×3w cost at full resolution"
         return upsample_cost(self.conv32x1(x), self.maxdisp + 1, [3*x.shape[3], 3*x.shape[4]], align_corners=False)
 
-    def forward(self, x): return disparity_regression(F.softmax(-self.cost(x), 1))
+    def forward(self, x): return disparity_regression(cost_softmax(-self.cost(x), 1))
 
 def lga2(x:Tensor, g:Tensor)->Tensor:
     "Two passes of `lga` with the same filter `g` (the authors' `LGA2`)"
@@ -195,7 +195,7 @@ class GADispAgg(GADisp):
     "GANet's final head: `GADisp` with LGA (eq. 6) twice on the cost before the soft-min and twice on the probabilities after it"
     def forward(self, x, lg1, lg2):
         cost = lga2(self.cost(x), F.normalize(lg1, p=1, dim=1))
-        prob = lga2(F.softmax(-cost, 1), F.normalize(lg2, p=1, dim=1))
+        prob = lga2(cost_softmax(-cost, 1), F.normalize(lg2, p=1, dim=1))
         return disparity_regression(F.normalize(prob, p=1, dim=1))
 
 # %% ../../../nbs/34_models.ganet.ipynb #2ce1af11

@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import BACKBONES, COST_PROCESSORS, DISP_PROCESSORS, ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (convbn_relu3d, GwcFeatureExtraction, conv3d_bn, gwc_volume, cat_fms, upsample_cost,
-                                           disparity_regression, GwcHourglass)
+                                           disparity_regression, GwcHourglass, cost_softmax)
 
 # %% auto #0
 __all__ = ['GWC_FEATURE_CHANNELS', 'check_gwcnet_config', 'check_gwcnet_input', 'GwcNetBackbone', 'GwcVolumeCostProcessor',
@@ -109,7 +109,7 @@ class GwcDispProcessor(nn.Module):
 
     def regress(self, cost:Tensor, size)->Tensor:
         "B×1×D/4×H/4×W/4 head output → B×H×W disparity: upsample, softmax over disparity, expected value"
-        return disparity_regression(F.softmax(upsample_cost(cost, self.max_disp, size, align_corners=False), dim=1))
+        return disparity_regression(cost_softmax(upsample_cost(cost, self.max_disp, size, align_corners=False), dim=1))
 
     def forward(self, inputs:dict)->dict:
         size = inputs['ref_img'].shape[-2:]

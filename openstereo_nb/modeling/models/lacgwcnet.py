@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..losses import BaseLoss, masked_smooth_l1
-from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass
+from ..layers import prefix_state_dict, convbn_relu, convbn_relu3d, GwcFeatureExtraction, conv_bn_relu, conv3d_bn, cat_fms, upsample_cost, disparity_regression, GwcHourglass, cost_softmax
 
 # %% auto #0
 __all__ = ['LAC_LSP_MODES', 'LAC_BASE_KEYS', 'check_lacgwcnet_config', 'check_lacgwcnet_input', 'local_similarity',
@@ -284,11 +284,11 @@ class LacGwcNetwork(nn.Module):
         size = left.shape[-2:]
         cost3 = self._cost(self.classif3, out3, size)
         costr, offset, m = self.refine_module(left, cost3)
-        dist_r = F.softmax(costr, dim=1)
+        dist_r = cost_softmax(costr, dim=1)
         pred_r = window_disparity_regression(dist_r, self.win_size)
         if not self.training: return {'disp': pred_r}
-        dists = [F.softmax(self._cost(h, x, size), dim=1) for h, x in ((self.classif1, out1), (self.classif2, out2))]
-        dists.append(F.softmax(cost3, dim=1))
+        dists = [cost_softmax(self._cost(h, x, size), dim=1) for h, x in ((self.classif1, out1), (self.classif2, out2))]
+        dists.append(cost_softmax(cost3, dim=1))
         preds = [window_disparity_regression(d, self.win_size) for d in dists]
         return {'disp_ests': preds + [pred_r], 'distributions': dists + [dist_r]}
 

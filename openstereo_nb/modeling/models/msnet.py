@@ -10,7 +10,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, check_input_size, check_training_inputs, stereo_output
 from ..layers import (prefix_state_dict, convbn_relu, make_layer, conv3d_bn, deconv_bn, deconv3d_bn, gwc_volume, upsample_cost,
-                                           disparity_regression)
+                                           disparity_regression, cost_softmax)
 
 # %% auto #0
 __all__ = ['MSNET_TYPES', 'check_msnet_config', 'check_msnet_input', 'mobile_dws', 'MobileV1Residual', 'MobileV2Residual',
@@ -183,7 +183,7 @@ def _he_init(net:nn.Module):
 
 def _regress(cost:Tensor, max_disp:int, size)->Tensor:
     "Head output (B×D×h×w or B×1×D×h×w) → B×H×W: trilinear upsampling (`align_corners=False`), softmax, expected disparity"
-    return disparity_regression(F.softmax(upsample_cost(cost, max_disp, size, align_corners=False), dim=1))
+    return disparity_regression(cost_softmax(upsample_cost(cost, max_disp, size, align_corners=False), dim=1))
 
 # %% ../../../nbs/22_models.msnet.ipynb #bf529ad4
 class MSNet2D(nn.Module):

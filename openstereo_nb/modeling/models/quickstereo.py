@@ -9,7 +9,7 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
-from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression, warp_by_disparity
+from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression, warp_by_disparity, cost_softmax
 
 # %% auto #0
 __all__ = ['convex_upsample', 'warp_correlation', 'CostVolumeCELoss', 'QuickStereoNet']
@@ -125,7 +125,7 @@ class QuickStereoNet(BaseModel):
         fl, fr = self.down(s).chunk(2)                                  # 1/4
         hl, hr = self.half_feat(s).chunk(2)
         logits = self.agg_out(self.agg(self.agg_in(gwc_volume(fl, fr, self.D, self.groups))))[:, 0]  # B×D×H/4×W/4
-        d4 = disparity_regression(logits.softmax(1))[:, None]          # in 1/4 pixels
+        d4 = disparity_regression(cost_softmax(logits, 1))[:, None]          # in 1/4 pixels
         d2 = convex_upsample(d4*2, 0.25*self.mask4(fl), 2)             # in 1/2 pixels
         h = self.refine(torch.cat([warp_correlation(hl, hr, d2.detach(), self.radius), hl, d2/(self.max_disp/2)], 1))
         disp = convex_upsample(F.relu(d2 + self.residual(h))*2, 0.25*self.mask2(h), 2)[:, 0]   # full resolution
