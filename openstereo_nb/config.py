@@ -24,7 +24,7 @@ TRAINER_KEYS = {
     'save_name': ((str, type(None)), None), 'total_epoch': (int, 10), 'total_round': ((int, type(None)), None), 'restore_hint': ((int, str), 0),
     'optimizer_reset': (bool, False), 'scheduler_reset': (bool, False), 'warmup_reset': (bool, False),
     'log_iter': (int, 50), 'save_every': (int, 1), 'val_every': (int, 1),
-    'amp': ((bool, str), False), 'sync_bn': (bool, False), 'fix_bn': (bool, False), 'init_parameters': (bool, False),
+    'amp': ((bool, str), False), 'compile': ((bool, str), False), 'sync_bn': (bool, False), 'fix_bn': (bool, False), 'init_parameters': (bool, False),
     'max_iter': ((int, type(None)), None), 'save_path': (str, './output'), 'resume': (bool, False),
     'load_state_dict_strict': (bool, True), 'seed': ((int, type(None)), None),
     # reliability (not in OpenStereo): mid-epoch checkpoints, retention, non-finite loss/gradient guard

@@ -33,7 +33,7 @@ from .callbacks.checkpoint import (CheckpointCallback, MetricsCSVLogger, ResumeS
 from .callbacks.faults import NonFiniteCallback, NonFiniteError
 
 # %% auto #0
-__all__ = ['opt_func_from_cfg', 'amp_mode', 'StereoMixedPrecision', 'stereo_learner']
+__all__ = ['COMPILE_MODES', 'opt_func_from_cfg', 'amp_mode', 'StereoMixedPrecision', 'compile_mode', 'stereo_learner']
 
 # %% ../nbs/09_learner.ipynb #b5c9740c
 def opt_func_from_cfg(optimizer_cfg:dict): # `trainer_cfg.optimizer_cfg`: `solver` plus the optimizer's arguments
@@ -60,6 +60,14 @@ class StereoMixedPrecision(MixedPrecision):
         dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
         self.autocast, self.learn.scaler = torch.autocast(dev, dtype=dtype), torch.amp.GradScaler(dev, **self.kwargs)
 
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+
+def compile_mode(compile)->str: # `trainer_cfg.compile`: true or a `torch.compile` mode
+    "The `torch.compile` mode `trainer_cfg.compile` asks for (`true`: 'default')"
+    if compile is True: return 'default'
+    if compile not in COMPILE_MODES: raise ConfigError(f"trainer_cfg.compile: expected true, false or a torch.compile mode ({', '.join(COMPILE_MODES)}), got {compile!r}")
+    return compile
+
 # %% ../nbs/09_learner.ipynb #cfdee487
 @delegates(Learner.__init__, but=['dls', 'model', 'loss_func', 'opt_func', 'lr', 'metrics'])
 def stereo_learner(cfgs,            # config dict or YAML path
@@ -76,6 +84,7 @@ def stereo_learner(cfgs,            # config dict or YAML path
     if t['fix_bn']: cbs.append(FixBNCallback())
     if (t['clip_grad_cfg'] or {}).get('type'): cbs.append(ClipGradCallback(**t['clip_grad_cfg']))
     if t['amp']: cbs.append(StereoMixedPrecision(amp_mode(t['amp'])))
+    if t['compile']: model.compile(mode=compile_mode(t['compile']))   # in place: the state-dict names stay the model's
     user_cbs = list(kwargs.pop('cbs', []))
     # the schedule, validation and iteration limit: `learn.fit(n)` follows them as `fit_config` does
     if not any(isinstance(c, TorchSchedulerCallback) for c in user_cbs): cbs.append(TorchSchedulerCallback(t['scheduler_cfg']))
