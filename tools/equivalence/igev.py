@@ -22,6 +22,11 @@ def load_ref(ref):
     for name in ('utils', 'submodule', 'extractor', 'geometry', 'update', 'igev_stereo'):
         spec = importlib.util.spec_from_file_location(f'ref_igev.{name}', f'{d}/{name}.py')
         mod = importlib.util.module_from_spec(spec); sys.modules[f'ref_igev.{name}'] = mod; spec.loader.exec_module(mod)
+    # model.py (for v1's IGEVLoss) imports v1's BaseModel and Odict: stand-ins suffice, only the loss is used
+    for name, attrs in (('modeling', {}), ('modeling.base_model', {'BaseModel': nn.Module}), ('utils', {'Odict': dict})):
+        m = sys.modules.setdefault(name, types.ModuleType(name)); m.__dict__.update(attrs)
+    spec = importlib.util.spec_from_file_location('ref_igev.model', f'{d}/model.py')
+    mod = importlib.util.module_from_spec(spec); sys.modules['ref_igev.model'] = mod; spec.loader.exec_module(mod)
     return sys.modules['ref_igev.igev_stereo']
 
 def base_config(max_disp, iters):
@@ -87,4 +92,21 @@ if __name__ == '__main__':
             if k.endswith(('init', 'disp', f'iter {iters - 1}', 'iter 0')):
                 print(f'  {H}x{W} max_disp {D} iters {iters} {k}: max|diff| {d:.3g} (v1 mean {r.mean():.2f} std {r.std():.2f})')
         print(f'  {mode}: worst over {len(pairs)} outputs {max(maxdiff(m, r) for m, r in pairs.values()):.3g} ({time.time() - t:.1f}s)')
-    print(f'worst max|diff| {worst:.3g}', 'OK' if worst <= 1e-4 else 'ABOVE 1e-4')
+    # the loss (ours vs v1's IGEVLoss.sequence_loss) and the gradients it gives, in training mode
+    from openstereo_nb.modeling.models.igev import IGEVLoss
+    v1_loss = sys.modules['ref_igev.model'].IGEVLoss.sequence_loss
+    mine.train(); ref.train(); mine.zero_grad(); ref.zero_grad()
+    t = time.time()
+    xx = {**x, 'disp_gt': gt, 'mask': gt > 0}
+    td = mine(xx)['training_disp']['disp']
+    lm, _ = IGEVLoss(0.9, D)(td['disp_ests'], td['disp_init'], gt, xx['mask'])
+    init, preds = ref(xx)
+    lr = v1_loss(preds, init, gt, xx['mask'].float(), 0.9, D)
+    lm.backward(); lr.backward()
+    pr = dict(ref.named_parameters())
+    named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]
+    gd = max(maxdiff(p.grad, pr[n].grad) for n, p in named)
+    gmax = max(pr[n].grad.abs().max().item() for n, _ in named)
+    print(f'  loss ours {lm.item():.6f} / v1 {lr.item():.6f} (diff {abs(lm.item() - lr.item()):.3g}); gradients of {len(named)} '
+          f'tensors: max|diff| {gd:.3g} (largest |grad| {gmax:.3g}) ({time.time() - t:.1f}s)')
+    print(f'worst max|diff| of the disparities {worst:.3g}', 'OK' if worst <= 1e-4 else 'ABOVE 1e-4')
