@@ -27,6 +27,7 @@ from .modeling.models.lacgwcnet import *
 from .modeling.models.coex import *
 from .modeling.models.fadnet import *
 from .modeling.models.quickstereo import *
+from .modeling.models.raftstereo import *
 from .modeling.models.sgbm import *
 # training
 from .optim import *
