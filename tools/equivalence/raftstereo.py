@@ -45,7 +45,7 @@ def map_weights(ref, ours, seed=0):
     ours.load_state_dict(ours.convert_checkpoint(sd), strict=True)
     return len(sd), len(ours.state_dict())
 
-def outputs_to_compare(ref, ours, H, W, train_iters, valid_iters, seed=1):
+def outputs_to_compare(ref, ours, H, W, train_iters, valid_iters, seed=1, floor=False):
     g = torch.Generator().manual_seed(seed)
     img1, img2 = torch.rand(1, 3, H, W, generator=g)*255, torch.rand(1, 3, H, W, generator=g)*255
     x = {'ref_img': 2*img1/255 - 1, 'tgt_img': 2*img2/255 - 1}
@@ -61,6 +61,9 @@ def outputs_to_compare(ref, ours, H, W, train_iters, valid_iters, seed=1):
         po = ours({**x, 'disp_gt': torch.zeros(1, H, W), 'mask': torch.ones(1, H, W, dtype=torch.bool)})['training_disp']['disp']['disp_ests']
     assert len(pr) == len(po) == train_iters
     res['train'] = max((-a[:, 0] - b).abs().max().item() for a, b in zip(pr, po))
+    if floor:   # fp32's own floor: the authors' model against itself with the left image changed in its last bit (one ulp)
+        with torch.no_grad(): p2 = ref(torch.nextafter(img1, torch.full_like(img1, 1e9)), img2, iters=train_iters)
+        res['floor'] = max((a - b).abs().max().item() for a, b in zip(pr, p2))
     return res
 
 if __name__ == '__main__':
@@ -68,17 +71,19 @@ if __name__ == '__main__':
     p.add_argument('--ref', required=True, help="checkout of princeton-vl/RAFT-Stereo (the folder holding core/)")
     p.add_argument('--quick', action='store_true', help='1x3x64x128, 4 train / 6 eval iterations')
     p.add_argument('--variants', default='standard,realtime')
+    p.add_argument('--corrs', default='reg,alt')
+    p.add_argument('--floor', action='store_true', help="also the authors' model against itself on a batch of two (fp32 floor, train outputs: the left image one ulp off)")
     a = p.parse_args()
     H, W, ti, vi = (64, 128, 4, 6) if a.quick else (256, 512, 22, 32)
     torch.set_grad_enabled(True)
     for variant in a.variants.split(','):
         tv, vv = (ti, 7 if not a.quick else vi) if variant == 'realtime' else (ti, vi)
-        for corr in ('reg', 'alt'):
+        for corr in a.corrs.split(','):
             t = time.time()
             torch.manual_seed(0)
             ref = build_ref(a.ref, ref_args(variant, corr)); ours = build_ours(variant, corr, tv, vv)
             nr, no = map_weights(ref, ours)
-            r = outputs_to_compare(ref, ours, H, W, tv, vv)
+            r = outputs_to_compare(ref, ours, H, W, tv, vv, floor=a.floor)
             print(f'{variant:8s} {corr}: keys {nr}/{no}; 1x3x{H}x{W} eval ({vv} iters) max|diff| {r["eval"][0]:.3g} '
                   f'(disp mean {r["eval"][1]:.2f} std {r["eval"][2]:.2f}); train ({tv} iters, all predictions) max|diff| {r["train"]:.3g} '
-                  f'[{time.time()-t:.0f}s]', flush=True)
+                  + (f'; theirs vs theirs on a left image one ulp off (fp32 floor) {r["floor"]:.3g}' if a.floor else '') + f' [{time.time()-t:.0f}s]', flush=True)
