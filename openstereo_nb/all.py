@@ -31,6 +31,7 @@ from .modeling.models.aanet import *
 from .modeling.models.sttr import STTRNet, STTR, STTR_TERMS, sttr_loss_cfg, STTRRRLoss, STTRL1Loss, STTROccBELoss  # its blocks (Transformer, Tokenizer, ...) stay in the module: generic names
 from .modeling.models.ganet import *
 from .modeling.models.igev import IGEV, IGEVStereo, IGEVLoss
+from .modeling.models.raftstereo import *
 from .modeling.models.sgbm import *
 # training
 from .optim import *

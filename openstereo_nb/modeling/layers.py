@@ -12,8 +12,8 @@ from torch.nn.modules.utils import _pair
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
            'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'prefix_state_dict', 'disp_samples',
-           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'warp_by_disparity',
-           'upsample_cost', 'cost_softmax', 'disparity_regression', 'GwcHourglass']
+           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'convex_upsample',
+           'warp_by_disparity', 'upsample_cost', 'cost_softmax', 'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -341,6 +341,17 @@ def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
     prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
     cost = prod.mean(1) if reduction == 'mean' else prod.sum(1)                             # B×H×W×D
     return cost.flip(-1).permute(0, 3, 1, 2).contiguous()
+
+# %% ../../nbs/07_modeling.layers.ipynb #b606cdfb
+def convex_upsample(disp:Tensor, # B×1×h×w disparity (already in full-resolution pixels)
+                    mask:Tensor, # B×(9·f·f)×h×w logits: for each of the f×f fine pixels, weights over the 3×3 coarse neighbours
+                    f:int=4,     # upsampling factor
+                   )->Tensor:    # B×1×(f·h)×(f·w)
+    "RAFT's convex upsampling: each fine pixel is a softmax-weighted mix of its 3×3 coarse neighbours, so edges stay sharp"
+    B, _, h, w = disp.shape
+    m = mask.view(B, 1, 9, f, f, h, w).softmax(2)
+    nb = F.unfold(disp, 3, padding=1).view(B, 1, 9, 1, 1, h, w)
+    return (m*nb).sum(2).permute(0, 1, 4, 2, 5, 3).reshape(B, 1, f*h, f*w)
 
 # %% ../../nbs/07_modeling.layers.ipynb #bc5fa0ac
 def warp_by_disparity(x:Tensor,    # B×C×H×W features (or image) of the right view

@@ -9,21 +9,10 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
-from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression, warp_by_disparity, cost_softmax
+from ..layers import conv_bn_relu, conv_bn, conv3d_bn_relu, gwc_volume, disparity_regression, warp_by_disparity, cost_softmax, convex_upsample
 
 # %% auto #0
-__all__ = ['convex_upsample', 'warp_correlation', 'CostVolumeCELoss', 'QuickStereoNet']
-
-# %% ../../../nbs/28_models.quickstereo.ipynb #b606cdfb
-def convex_upsample(disp:Tensor, # B×1×h×w disparity (already in full-resolution pixels)
-                    mask:Tensor, # B×(9·f·f)×h×w logits: for each of the f×f fine pixels, weights over the 3×3 coarse neighbours
-                    f:int=4,     # upsampling factor
-                   )->Tensor:    # B×1×(f·h)×(f·w)
-    "RAFT's convex upsampling: each fine pixel is a softmax-weighted mix of its 3×3 coarse neighbours, so edges stay sharp"
-    B, _, h, w = disp.shape
-    m = mask.view(B, 1, 9, f, f, h, w).softmax(2)
-    nb = F.unfold(disp, 3, padding=1).view(B, 1, 9, 1, 1, h, w)
-    return (m*nb).sum(2).permute(0, 1, 4, 2, 5, 3).reshape(B, 1, f*h, f*w)
+__all__ = ['warp_correlation', 'CostVolumeCELoss', 'QuickStereoNet']
 
 # %% ../../../nbs/28_models.quickstereo.ipynb #8ed133d9
 def warp_correlation(left:Tensor,  # B×C×H×W left features
