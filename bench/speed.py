@@ -5,7 +5,8 @@ the same weights, and achieved FLOP/s as a fraction of this machine's measured f
   python bench/speed.py --quick --ref /path/to/OpenStereo-v1/openstereo   # PSMNet and GwcNet, ~10 min on 2 CPU cores
   python bench/speed.py --ref /path/to/OpenStereo-v1/openstereo           # every zoo model (long on a CPU)
   python bench/speed.py --quick                                           # ours only: no reference column
-  python bench/speed.py gwcnet coex --ref ...                             # some models (zoo entry or equivalence row)
+  python bench/speed.py gwcnet coex --ref ...                             # some models (equivalence rows)
+  python bench/speed.py --quick --variants bf16 compile                   # ours under bf16 autocast and torch.compile too
 
 Each figure comes from a fresh process (`--one`): the model built, weights copied (ours → v1's, as the equivalence
 rows do), one warm-up, then the median of `--repeats` timed runs; on a GPU `torch.cuda.synchronize()` before every
@@ -55,7 +56,7 @@ def _models(name, impl, ref, train):
     ns.case = case
     torch.manual_seed(0)
     mine = row.randomise(row.ours(ns, case), 0, case)
-    if impl == 'ours': model, fwd, trn = mine, row.eval_ours, row.train_ours
+    if impl != 'v1': model, fwd, trn = mine, row.eval_ours, row.train_ours   # ours, in fp32 or as a variant (bf16, compile)
     else:
         model = row.reference(ns, case); model.load_state_dict(mine.state_dict(), strict=True)
         fwd, trn = row.eval_ref, row.train_ref
@@ -72,15 +73,23 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
     g = torch.Generator().manual_seed(1)
     x = {'ref_img': torch.randn(1, 3, H, W, generator=g).to(dev), 'tgt_img': torch.randn(1, 3, H, W, generator=g).to(dev)}
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    ts, flops = [], None
+    ts, flops, diff = [], None, None
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16 if impl == 'bf16' else torch.float16, enabled=impl in ('bf16', 'fp16'))
     with patches:
         if mode == 'infer':
             model.eval()
-            run = lambda: fwd(model, x)
             with torch.no_grad():
+                if impl in ('bf16', 'fp16', 'compile'):   # the variant's effect on the output: max |variant − fp32 eager|
+                    ref_out = fwd(model, x)
+                    if impl == 'compile': model.compile()
+                    with amp: out = fwd(model, x)
+                    diff = max((out[k].float() - ref_out[k].float()).abs().max().item() for k in ref_out)
+                def run():
+                    with amp: return fwd(model, x)
                 from torch.utils.flop_counter import FlopCounterMode
-                with FlopCounterMode(display=False) as fc: run()
-                flops = fc.get_total_flops()
+                if impl != 'compile':
+                    with FlopCounterMode(display=False) as fc: run()
+                    flops = fc.get_total_flops()
                 for _ in range(repeats):
                     _sync(dev); t = time.perf_counter(); run(); _sync(dev); ts.append(time.perf_counter() - t)
         else:
@@ -88,15 +97,17 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
             xt = {**x, 'disp_gt': gt.to(dev), 'mask': mask.to(dev)}
             opt = torch.optim.Adam(model.parameters(), lr=1e-4)
             model.train()
+            if impl == 'compile': model.compile()
             def step():
                 opt.zero_grad(set_to_none=True)
-                _, loss = trn(model, xt); loss.backward(); opt.step()
+                with amp: _, loss = trn(model, xt)
+                loss.backward(); opt.step()
             step()   # warm-up (and the optimizer's state)
             for _ in range(repeats):
                 _sync(dev); t = time.perf_counter(); step(); _sync(dev); ts.append(time.perf_counter() - t)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda'
             else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024)   # ru_maxrss: KiB on Linux
-    return {'time_s': _median(ts), 'peak_mib': peak, 'flops': flops}
+    return {'time_s': _median(ts), 'peak_mib': peak, 'flops': flops, 'diff': diff}
 
 def measure(name, impl, mode, ref, repeats, device)->dict:
     "`measure_one` in a fresh process (so that its peak memory is its own)"
@@ -113,6 +124,8 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true', help='PSMNet and GwcNet, 2 timed runs each')
     p.add_argument('--repeats', type=int, default=None, help='timed runs after the warm-up (default 3; --quick 2)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--variants', nargs='*', default=[], choices=['bf16', 'fp16', 'compile'],
+                   help="ours also under autocast (bf16: CPU or GPU; fp16: GPU) or torch.compile: time and max |output - fp32|")
     p.add_argument('--out', help='also write the table (markdown) to this file')
     p.add_argument('--one', nargs=3, metavar=('MODEL', 'IMPL', 'MODE'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -142,6 +155,11 @@ def main(argv=None):
                 r[f'{key} speed-up ×'] = round(v1['time_s'] / ours['time_s'], 2)
                 r[f'{key} peak v1 (MiB)'] = round(v1['peak_mib'])
             elif v1: r[f'{key} v1 (s)'] = v1['error']
+            for v in a.variants:
+                o = measure(name, v, mode, a.ref, repeats, a.device)
+                if 'error' in o: r[f'{key} {v} (s)'] = o['error']; continue
+                r[f'{key} {v} speed-up ×'] = round(ours['time_s'] / o['time_s'], 2)
+                if o.get('diff') is not None: r[f'{v} max |Δ output| (px)'] = float(f"{o['diff']:.3g}")
             if mode == 'infer' and ours.get('flops'):
                 r['GFLOPs (infer)'] = round(ours['flops'] / 1e9, 1)
                 r['% of matmul peak'] = round(100 * ours['flops'] / ours['time_s'] / peak, 1)

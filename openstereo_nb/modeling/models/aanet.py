@@ -8,7 +8,7 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import deform_conv2d
-from torch.utils.flop_counter import register_flop_formula
+from torch.utils.flop_counter import register_flop_formula, flop_registry
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output, pad_to_divisor, crop_pad
 from ..losses import BaseLoss, masked_smooth_l1
@@ -55,10 +55,12 @@ class ModulatedDeformConv(nn.Module):
                              dilation=self.dilation, mask=mask)
 
 # %% ../../../nbs/33_models.aanet.ipynb #915175d6
-@register_flop_formula(torch.ops.torchvision.deform_conv2d)
 def _deform_conv2d_flop(input_shape, weight_shape, *args, out_shape=None, **kwargs)->int:
     "FLOPs of `torchvision.ops.deform_conv2d` for `FlopCounterMode`: those of the plain convolution"
     return 2 * math.prod(out_shape) * math.prod(weight_shape[1:])
+
+if torch.ops.torchvision.deform_conv2d not in flop_registry:   # once per process (a notebook re-running this cell, a module reload)
+    register_flop_formula(torch.ops.torchvision.deform_conv2d)(_deform_conv2d_flop)
 
 # %% ../../../nbs/33_models.aanet.ipynb #07d8b047
 class DeformConv2d(nn.Module):
