@@ -132,7 +132,7 @@ class Row:
 def case_name(c):
     keys = [k for k in c if k not in ('H', 'W', 'D', 'B', 'fp64', 'seed')]
     v = ' '.join(f'{c[k]}' if isinstance(c[k], str) else f'{k}={c[k]}' for k in keys)
-    return (v + ' ' if v else '') + (f"{c['B']}x{c['H']}x{c['W']} D{c['D']}" if 'H' in c else '')
+    return (v + ' ' if v else '') + (f"{c.get('B', 1)}x{c['H']}x{c['W']}" if 'H' in c else '') + (f" D{c['D']}" if 'D' in c else '')
 
 # --- the generic comparisons -----------------------------------------------------------------------------------------
 def compare_v1(row, ns, case, rec):
@@ -227,6 +227,7 @@ def main(argv=None):
     p.add_argument('--ref', help="OpenStereo v1's openstereo/ folder")
     p.add_argument('--author', action='append', default=[], metavar='NAME=PATH', help="an authors' checkout, for the rows whose reference is NAME")
     p.add_argument('--quick', action='store_true', help='only the small shapes')
+    p.add_argument('--large-only', action='store_true', help='only the shapes --quick leaves out (no pieces)')
     p.add_argument('--timm', help='a folder holding timm (CoEx rows), put on sys.path')
     p.add_argument('--threads', type=int, help="torch threads (default: the row's, as the figures were measured)")
     p.add_argument('--list', action='store_true', help='list the rows and exit')
@@ -265,9 +266,11 @@ def main(argv=None):
         torch.set_num_threads(args.threads or row.threads)
         ns = row.setup(path)
         with patched(*row.patches(ns)):
-            if row.pieces is not None and not getattr(row, 'author_check', None):
+            if row.pieces is not None and not row.author_check and not args.large_only:
                 for k, v in row.pieces(ns).items(): rec('pieces', k, v)
-            for case in row.cases(args.quick):
+            cases = row.cases(args.quick)
+            if args.large_only: cases = [c for c in row.cases(False) if c not in row.cases(True)]
+            for case in cases:
                 (check_author if row.author_check else compare_v1)(row, ns, case, rec)
         rec('', 'total time', None, note=f'{time.time() - t:.0f}s')
     df = pd.DataFrame(results)

@@ -211,7 +211,7 @@ def _gwc_keymap(k):
 
 gwcnet_author = Row('gwcnet:author', 'xy-guo/GwcNet GwcNet_GC / GwcNet_G', ref='GwcNet',
                     setup=lambda path: NS(path=path),
-                    cases=lambda quick: [dict(variant=v, H=256, W=512) for v in ('gc', 'g')],
+                    cases=lambda quick: [dict(variant=v, H=64 if quick else 256, W=128 if quick else 512) for v in ('gc', 'g')],
                     ours=_author_net_build('models.gwcnet', {'gc': 'GwcNet_GC', 'g': 'GwcNet_G'}, _gwc_author_ours, _gwc_keymap,
                                            args=(192,)),
                     author_check=lambda ns, c, t, m: _author_disp(c, t, m), threads=1)
@@ -258,7 +258,7 @@ msnet = Row('msnet', 'OpenStereo v1 MSNet2D / MSNet3D', setup=_ms_setup,
 
 msnet_author = Row('msnet:author', 'cogsys-tuebingen/mobilestereonet MSNet2D / MSNet3D', ref='mobilestereonet',
                    setup=lambda path: NS(path=path),
-                   cases=lambda quick: [dict(variant=v, H=256, W=512) for v in ('2D', '3D')],
+                   cases=lambda quick: [dict(variant=v, H=256, W=512) for v in ('2D', '3D')],   # MSNet2D's 8-deep 3D conv: not 64x128
                    ours=lambda ns, c: _author_net_build(f'models.MSNet{c["variant"]}', {c['variant']: f'MSNet{c["variant"]}'},
                                                         lambda c: _ms_ours(ns, dict(c, D=192), training=False),
                                                         lambda k: 'net.' + k, args=(192,))(ns, c),
@@ -329,7 +329,7 @@ def _cas_author_patches(ns):
 
 casnet_author = Row('casnet:author', 'alibaba/cascade-stereo CasStereoNet (--model gwcnet-c / gwcnet)', ref='cascade-stereo',
                     setup=lambda path: NS(path=path),
-                    cases=lambda quick: [dict(variant='psmnet', H=256, W=512), dict(variant='gwcnet', H=256, W=512)],
+                    cases=lambda quick: [dict(variant=v, H=256, W=256 if quick else 512) for v in ('psmnet', 'gwcnet')],  # SPP needs 256 rows
                     ours=lambda ns, c: _cas_author_build(ns, c),
                     author_check=_cas_author_check, patches=_cas_author_patches, threads=1)
 
