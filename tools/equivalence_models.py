@@ -258,7 +258,7 @@ msnet = Row('msnet', 'OpenStereo v1 MSNet2D / MSNet3D', setup=_ms_setup,
 
 msnet_author = Row('msnet:author', 'cogsys-tuebingen/mobilestereonet MSNet2D / MSNet3D', ref='mobilestereonet',
                    setup=lambda path: NS(path=path),
-                   cases=lambda quick: [dict(variant=v, H=256, W=512) for v in ('2D', '3D')],   # MSNet2D's 8-deep 3D conv: not 64x128
+                   cases=lambda quick: [dict(variant=v, H=128 if quick else 256, W=256 if quick else 512) for v in ('2D', '3D')],  # not 64x128: MSNet2D's 8-deep 3D conv
                    ours=lambda ns, c: _author_net_build(f'models.MSNet{c["variant"]}', {c['variant']: f'MSNet{c["variant"]}'},
                                                         lambda c: _ms_ours(ns, dict(c, D=192), training=False),
                                                         lambda k: 'net.' + k, args=(192,))(ns, c),
