@@ -18,7 +18,11 @@ dict loaded strictly into the reference (same keys, same order); then on seeded 
 training outputs, the loss, the gradients and BN running statistics after one training pass, and the reference in
 float64 for the floor. Author rows (`check_author`): the authors' network is built with random weights, saved the way
 their training script saves it, loaded with `load_checkpoint(strict=True)`, and the tensors and eval outputs compared.
-Adding a family: one `Row(...)` in equivalence_models.py plus its small functions (see that file's docstring)."""
+Adding a family: one `Row(...)` in equivalence_models.py plus its small functions (see that file's docstring).
+Not rows yet (scripts in tools/equivalence/, their helpers from here via _common.py): the authors' releases of CFNet,
+LacGwcNet, CoEx and FADNet (cfnet_author.py, lacgwcnet_author.py, coex_author.py, fadnet_author.py).
+The figures depend on the torch thread count (the order of the sums): each row runs with the count its figures were
+measured with (`Row.threads`), unless --threads is given."""
 import sys, types, importlib.util, time, argparse, copy, re, contextlib, dataclasses, os, tempfile, gc
 from typing import Callable, Optional
 import torch, torch.nn as nn, torch.nn.functional as F
