@@ -79,6 +79,9 @@ def _psm_cfg(D):
                          cost_processor_cfg={'type': 'PSMCostProcessor'}, disp_processor_cfg={'type': 'PSMDispProcessor'})
 
 def _psm_setup(ref):
+    # the stage files do `from modeling.common.basic_layers import ...`: bare packages and that one file
+    package('modeling', f'{ref}/modeling'); package('modeling.common', f'{ref}/modeling/common')
+    load('modeling.common.basic_layers', f'{ref}/modeling/common/basic_layers.py')
     return NS(rb=load('ref_psm_backbone', f'{ref}/modeling/backbone/PSMNet.py'),
               rc=load('ref_psm_cost', f'{ref}/modeling/cost_processor/PSMNet.py'),
               rd=load('ref_psm_disp', f'{ref}/modeling/disp_processor/PSMNet.py'))
