@@ -278,6 +278,7 @@ def main(argv=None):
                 (check_author if row.author_check else compare_v1)(row, ns, case, rec)
         rec('', 'total time', None, note=f'{time.time() - t:.0f}s')
     df = pd.DataFrame(results)
+    for c in ('max_abs_diff', 'fp32_floor', 'tol'): df[c] = pd.to_numeric(df[c]).astype(float)
     fmt = lambda v: '' if v is None or v != v else f'{v:.3g}'
     print('\n' + df.drop(columns=['reference']).to_string(index=False, formatters={'max_abs_diff': fmt, 'fp32_floor': fmt, 'tol': fmt}))
     if args.csv: df.to_csv(args.csv, index=False)
