@@ -280,7 +280,7 @@ def main(argv=None):
     df = pd.DataFrame(results)
     for c in ('max_abs_diff', 'fp32_floor', 'tol'): df[c] = pd.to_numeric(df[c]).astype(float)
     fmt = lambda v: '' if v is None or v != v else f'{v:.3g}'
-    print('\n' + df.drop(columns=['reference']).to_string(index=False, formatters={'max_abs_diff': fmt, 'fp32_floor': fmt, 'tol': fmt}))
+    print('\n' + df.drop(columns=['reference']).to_string(index=False, na_rep='', formatters={'max_abs_diff': fmt, 'fp32_floor': fmt, 'tol': fmt}))
     if args.csv: df.to_csv(args.csv, index=False)
     bad = df[df.result == 'FAIL']
     print(f'\n{len(want)} rows: {len(df[df.result == "pass"])} figures pass, {len(bad)} fail; skipped: '
