@@ -25,7 +25,6 @@ def _gain(gain, head=r'\.classif.*\.2\.weight$'):
     return lambda model, seed, case: randomise(model, seed, gain, head=head)
 
 def _inference(m, x): return {'disp_est': m(x)['inference_disp']['disp_est']}
-def _chain_eval(m, x): return {'disp_est': m(x)['inference_disp']['disp_est']}
 
 def _ests(ests, names=None):
     return {(names[i] if names else f'd{i}'): e for i, e in enumerate(ests)}
@@ -106,7 +105,7 @@ psmnet = Row('psmnet', 'OpenStereo v1 PSMNet stages', setup=_psm_setup,
                    [dict(H=256, W=512, D=192, B=1), dict(H=256, W=256, D=48, B=2), dict(H=320, W=640, D=192, B=1)],
              ours=_psm_ours, reference=lambda ns, c: Chain(ns.rb.PSMNet(), ns.rc.PSMCostProcessor(max_disp=c['D']),
                                                            ns.rd.PSMDispProcessor(max_disp=c['D'])),
-             randomise=_gain(40., r'\.classif.*\.1\.weight$'), eval_ours=_inference, eval_ref=_chain_eval,
+             randomise=_gain(40., r'\.classif.*\.1\.weight$'), eval_ours=_inference, eval_ref=_inference,
              train_ours=_train_ests(smooth_l1(_PSM_W), ['d1', 'd2', 'd3']),
              train_ref=_ref_ests(lambda m, xt: m(xt)['training_disp']['disp']['disp_ests'], smooth_l1(_PSM_W), ['d1', 'd2', 'd3']),
              pieces=_psm_pieces, loss_diff=False, threads=1, tol={'train d': 5e-3, 'grads': 5e-3})
@@ -185,7 +184,7 @@ def _gwc_pieces(ns):
 gwcnet = Row('gwcnet', 'OpenStereo v1 GwcNet stages', setup=_gwc_setup,
              cases=lambda quick: [dict(variant=v, **s) for v in ('gc', 'g') for s in
                                   [dict(H=64, W=128, D=48, B=2, fp64=True)] + ([] if quick else [dict(H=256, W=512, D=192, B=1)])],
-             ours=_gwc_ours, reference=_gwc_ref, randomise=_gain(40.), eval_ours=_inference, eval_ref=_chain_eval,
+             ours=_gwc_ours, reference=_gwc_ref, randomise=_gain(40.), eval_ours=_inference, eval_ref=_inference,
              train_ours=_train_ests(smooth_l1(_GWC_W)),
              train_ref=_ref_ests(lambda m, xt: m(xt)['training_disp']['disp']['disp_ests'], smooth_l1(_GWC_W)),
              pieces=_gwc_pieces, loss_diff=False, threads=1, tol={'train d': 5e-3, 'grads': 5e-3})
@@ -481,7 +480,7 @@ coex = Row('coex', 'OpenStereo v1 CoEx stages', setup=_coex_setup,
            cases=lambda quick: [dict(H=64, W=128, D=64, B=2, fp64=True), dict(H=100, W=164, D=64, B=1, fp64=True)]
                  + ([] if quick else [dict(H=256, W=512, D=192, B=1)]),
            ours=_coex_ours, reference=_coex_ref,
-           randomise=_gain(10., r'^CostProcessor\.cost_agg\.conv_up\.0\.conv\.weight$'), eval_ours=_inference, eval_ref=_chain_eval,
+           randomise=_gain(10., r'^CostProcessor\.cost_agg\.conv_up\.0\.conv\.weight$'), eval_ours=_inference, eval_ref=_inference,
            train_ours=_coex_train, train_ref=lambda m, xt: _coex_train(m, xt, ours=False), pieces=_coex_pieces,
            tol={'train': 5e-3, 'grads': 5e-3})
 
@@ -652,9 +651,14 @@ lacgwcnet = Row('lacgwcnet', 'OpenStereo v1 lacgwc (network and LacGwcLoss)', se
                 eval_ref=lambda m, x: {'disp_est': m(x)}, train_ours=_lac_train_ours, train_ref=None,
                 pieces=_lac_pieces, extra=_lac_extra, patches=lambda ns: (), tol={'train': 5e-3, 'grads': 5e-3})
 
-# rows whose reference functions need the namespace (bound when the row runs)
 def _bind(row, make):
-    row.setup = (lambda setup: (lambda path: (lambda ns: (setattr(row, 'train_ref', make(ns)), ns)[1])(setup(path))))(row.setup)
+    "a row whose `train_ref` needs the reference's namespace: built from it when the row's setup runs"
+    setup = row.setup
+    def bound(path):
+        ns = setup(path)
+        row.train_ref = make(ns)
+        return ns
+    row.setup = bound
 _bind(fadnet, _fad_train_ref)
 _bind(lacgwcnet, _lac_train_ref)
 
