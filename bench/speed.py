@@ -52,7 +52,7 @@ def _models(name, impl, ref, train):
     from equivalence import patched
     ns = row.setup(ref)
     H, W = TRAIN_SHAPE if train else INFER_SHAPE
-    case = dict(H=H, W=W, D=192, B=1, seed=0)
+    case = {**row.cases(False)[-1], 'H': H, 'W': W, 'D': 192, 'B': 1, 'seed': 0}   # the row's own keys (e.g. GwcNet's variant)
     ns.case = case
     torch.manual_seed(0)
     mine = row.randomise(row.ours(ns, case), 0, case)
@@ -83,7 +83,8 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
                     ref_out = fwd(model, x)
                     if impl == 'compile': model.compile()
                     with amp: out = fwd(model, x)
-                    diff = max((out[k].float() - ref_out[k].float()).abs().max().item() for k in ref_out)
+                    d = torch.cat([(out[k].float() - ref_out[k].float()).abs().flatten() for k in ref_out])
+                    diff = (d.max().item(), d.mean().item())
                 def run():
                     with amp: return fwd(model, x)
                 from torch.utils.flop_counter import FlopCounterMode
@@ -159,7 +160,8 @@ def main(argv=None):
                 o = measure(name, v, mode, a.ref, repeats, a.device)
                 if 'error' in o: r[f'{key} {v} (s)'] = o['error']; continue
                 r[f'{key} {v} speed-up ×'] = round(ours['time_s'] / o['time_s'], 2)
-                if o.get('diff') is not None: r[f'{v} max |Δ output| (px)'] = float(f"{o['diff']:.3g}")
+                if o.get('diff') is not None:
+                    r[f'{v} max |Δ output| (px)'], r[f'{v} mean |Δ output| (px)'] = (float(f"{x:.3g}") for x in o['diff'])
             if mode == 'infer' and ours.get('flops'):
                 r['GFLOPs (infer)'] = round(ours['flops'] / 1e9, 1)
                 r['% of matmul peak'] = round(100 * ours['flops'] / ours['time_s'] / peak, 1)
