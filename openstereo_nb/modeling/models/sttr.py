@@ -481,7 +481,7 @@ def _occ(inputs, k):
 class STTRNet(BaseModel):
     "STTR (Li et al., ICCV 2021) as OpenStereo v1 builds it: `net` is the stereo transformer; no cost volume, no fixed disparity range"
     divisor = 1       # any size: the column/row sampling and the tokenizer's crops adapt
-    min_size = 128    # the spatial pyramid pools 16×16 cells of the 1/8 map
+    min_size = 256    # ≥ 121 a side and ≥ 249 on one: the spatial pyramid pools 16×16 cells of the 1/8 map
     def build_network(self, model_cfg:dict):
         b = model_cfg['base_config']
         if bad := [k for k in b if k not in _STTR_KEYS]:
