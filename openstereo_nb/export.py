@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn, Tensor
 from .modeling.base_model import model_divisor
+from .registry import ConfigError
 
 # %% auto #0
 __all__ = ['OnnxExportError', 'failing_op', 'DispOnly', 'check_onnx', 'export_onnx', 'onnx_info', 'onnx_table']
@@ -253,10 +254,14 @@ def onnx_table(shape=(64, 128),   # export size (a multiple of every zoo model's
     with tempfile.TemporaryDirectory() as d:
         for name in names or cfgs:
             t = time.perf_counter()
-            with torch.random.fork_rng():   # the same random weights on every run; the caller's RNG untouched
-                torch.manual_seed(seed)
-                model = build_model(_small_cfg(cfgs[name], max_disp), is_training=False)
             row = {'model': name, 'exports': 'no', 'dynamic size': 'no', 'max abs diff (px)': None, 'error (operator)': ''}
+            try:
+                with torch.random.fork_rng():   # the same random weights on every run; the caller's RNG untouched
+                    torch.manual_seed(seed)
+                    model = build_model(_small_cfg(cfgs[name], max_disp), is_training=False)
+            except (ConfigError, ValueError) as e:   # a model whose volume cannot take this max_disp: said in its row
+                rows.append({**row, 'error (operator)': f'not built at max_disp {max_disp}: {str(e)[:80]}', 'seconds': round(time.perf_counter() - t, 1)})
+                continue
             try:
                 with warnings.catch_warnings(): 
                     warnings.simplefilter('ignore')
