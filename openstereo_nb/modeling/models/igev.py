@@ -10,13 +10,13 @@ from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
 from ..layers import gwc_volume, disparity_regression, cost_softmax
+from ..layers import ResidualBlock, ContextEncoder, ConvGRU, FlowHead, pool2x, resize_like
 
 # %% auto #0
-__all__ = ['MOBILENET_SPLITS', 'MOBILENET_CHANNELS', 'BasicConv', 'BasicConv_IN', 'Conv2x', 'Conv2x_IN', 'FeatureAtt',
-           'IGEVHourglass', 'ResidualBlock', 'MultiBasicEncoder', 'load_backbone_weights', 'Feature', 'sample_1d',
-           'all_pairs_corr', 'CombinedGeoEncodingVolume', 'DispHead', 'ConvGRU', 'BasicMotionEncoder', 'pool2x',
-           'interp', 'BasicMultiUpdateBlock', 'context_upsample', 'IGEVStereo', 'sequence_weights', 'IGEVLoss',
-           'check_igev_config', 'IGEV']
+__all__ = ['IGEV_HEADS', 'MOBILENET_SPLITS', 'MOBILENET_CHANNELS', 'BasicConv', 'BasicConv_IN', 'Conv2x', 'Conv2x_IN',
+           'FeatureAtt', 'IGEVHourglass', 'load_backbone_weights', 'Feature', 'sample_1d', 'all_pairs_corr',
+           'CombinedGeoEncodingVolume', 'BasicMotionEncoder', 'BasicMultiUpdateBlock', 'context_upsample', 'IGEVStereo',
+           'sequence_weights', 'IGEVLoss', 'check_igev_config', 'IGEV']
 
 # %% ../../../nbs/31_models.igev.ipynb #b93e50d8
 _CONVS = {(False, False): nn.Conv2d, (True, False): nn.ConvTranspose2d, (False, True): nn.Conv3d, (True, True): nn.ConvTranspose3d}
@@ -101,67 +101,7 @@ class IGEVHourglass(nn.Module):
         return self.conv1_up(c1)
 
 # %% ../../../nbs/31_models.igev.ipynb #3536c258
-def _norm(norm_fn:str, c:int, groups:int):
-    if norm_fn == 'batch': return nn.BatchNorm2d(c)
-    if norm_fn == 'group': return nn.GroupNorm(groups, c)
-    if norm_fn == 'instance': return nn.InstanceNorm2d(c)
-    if norm_fn == 'none': return nn.Sequential()
-    raise ValueError(f"norm_fn must be 'batch', 'group', 'instance' or 'none', got {norm_fn!r}")
-
-class ResidualBlock(nn.Module):
-    "RAFT's residual block: two 3×3 conv-norm-ReLU, and a 1×1 conv-norm shortcut when the shape changes"
-    def __init__(self, in_planes:int, planes:int, norm_fn:str='group', stride:int=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, padding=1, stride=stride)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1)
-        self.relu = nn.ReLU(inplace=True)
-        self.norm1, self.norm2 = _norm(norm_fn, planes, planes//8), _norm(norm_fn, planes, planes//8)
-        self.downsample = None
-        if not (stride == 1 and in_planes == planes):
-            self.norm3 = _norm(norm_fn, planes, planes//8)   # registered twice, as in v1: `norm3.*` and `downsample.1.*`
-            self.downsample = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride), self.norm3)
-    def forward(self, x:Tensor)->Tensor:
-        y = self.relu(self.norm2(self.conv2(self.relu(self.norm1(self.conv1(x))))))
-        return self.relu((x if self.downsample is None else self.downsample(x)) + y)
-
-class MultiBasicEncoder(nn.Module):
-    "The context network (RAFT-Stereo's): a ResNet on the left image giving, at 1/4, 1/8 and 1/16, one map per entry of `output_dim`"
-    def __init__(self, output_dim:list, # per output: its channels at [1/16, 1/8, 1/4]
-                 norm_fn:str='batch', downsample:int=2):
-        super().__init__()
-        self.norm_fn, self.downsample = norm_fn, downsample
-        self.norm1 = _norm(norm_fn, 64, 8)
-        self.conv1 = nn.Conv2d(3, 64, 7, stride=1 + (downsample > 2), padding=3)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.in_planes = 64
-        self.layer1 = self._make_layer(64, 1)
-        self.layer2 = self._make_layer(96, 1 + (downsample > 1))
-        self.layer3 = self._make_layer(128, 1 + (downsample > 0))
-        self.layer4 = self._make_layer(128, 2)
-        self.layer5 = self._make_layer(128, 2)
-        self.outputs04 = nn.ModuleList([nn.Sequential(ResidualBlock(128, 128, norm_fn), nn.Conv2d(128, d[2], 3, padding=1)) for d in output_dim])
-        self.outputs08 = nn.ModuleList([nn.Sequential(ResidualBlock(128, 128, norm_fn), nn.Conv2d(128, d[1], 3, padding=1)) for d in output_dim])
-        self.outputs16 = nn.ModuleList([nn.Conv2d(128, d[0], 3, padding=1) for d in output_dim])
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)):
-                if m.weight is not None: nn.init.constant_(m.weight, 1)
-                if m.bias is not None: nn.init.constant_(m.bias, 0)
-
-    def _make_layer(self, dim, stride):
-        layers = nn.Sequential(ResidualBlock(self.in_planes, dim, self.norm_fn, stride), ResidualBlock(dim, dim, self.norm_fn, 1))
-        self.in_planes = dim
-        return layers
-
-    def forward(self, x:Tensor, num_layers:int=3)->tuple:
-        "`num_layers` lists of maps, finest first: ([1/4 maps], [1/8 maps], [1/16 maps])"
-        x = self.layer3(self.layer2(self.layer1(self.relu1(self.norm1(self.conv1(x))))))
-        outs = ([f(x) for f in self.outputs04],)
-        if num_layers > 1:
-            y = self.layer4(x); outs += ([f(y) for f in self.outputs08],)
-        if num_layers > 2:
-            z = self.layer5(y); outs += ([f(z) for f in self.outputs16],)
-        return outs
+IGEV_HEADS = ('outputs04', 'outputs08', 'outputs16')   # v1's names of the context heads, finest first
 
 # %% ../../../nbs/31_models.igev.ipynb #d2b53181
 MOBILENET_SPLITS, MOBILENET_CHANNELS = [1, 2, 3, 5, 6], [16, 24, 32, 96, 160]   # timm block indices closing 1/2…1/32, and their channels
@@ -254,30 +194,6 @@ class CombinedGeoEncodingVolume:
         return torch.cat(out, -1).permute(0, 3, 1, 2).contiguous().float()
 
 # %% ../../../nbs/31_models.igev.ipynb #42bae3aa
-class DispHead(nn.Module):
-    "Two 3×3 convs (ReLU between): the GRU state → a disparity update Δd"
-    def __init__(self, input_dim:int=128, hidden_dim:int=256, output_dim:int=1):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(input_dim, hidden_dim, 3, padding=1), nn.Conv2d(hidden_dim, output_dim, 3, padding=1)
-        self.relu = nn.ReLU(inplace=True)
-    def forward(self, x): return self.conv2(self.relu(self.conv1(x)))
-
-class ConvGRU(nn.Module):
-    "A convolutional GRU whose gates also take context terms `cz, cr, cq` (computed once from the context network)"
-    def __init__(self, hidden_dim:int, input_dim:int, kernel_size:int=3):
-        super().__init__()
-        p = kernel_size//2
-        self.convz = nn.Conv2d(hidden_dim + input_dim, hidden_dim, kernel_size, padding=p)
-        self.convr = nn.Conv2d(hidden_dim + input_dim, hidden_dim, kernel_size, padding=p)
-        self.convq = nn.Conv2d(hidden_dim + input_dim, hidden_dim, kernel_size, padding=p)
-    def forward(self, h:Tensor, cz:Tensor, cr:Tensor, cq:Tensor, *x_list)->Tensor:
-        x = torch.cat(x_list, 1)
-        hx = torch.cat([h, x], 1)
-        z = torch.sigmoid(self.convz(hx) + cz)
-        r = torch.sigmoid(self.convr(hx) + cr)
-        q = torch.tanh(self.convq(torch.cat([r*h, x], 1)) + cq)
-        return (1 - z)*h + z*q
-
 class BasicMotionEncoder(nn.Module):
     "Encodes the sampled geometry features and the current disparity into 127 channels, and appends the disparity"
     def __init__(self, corr_levels:int=2, corr_radius:int=4):
@@ -291,9 +207,6 @@ class BasicMotionEncoder(nn.Module):
         d = F.relu(self.convd2(F.relu(self.convd1(disp))))
         return torch.cat([F.relu(self.conv(torch.cat([c, d], 1))), disp], 1)
 
-def pool2x(x:Tensor)->Tensor: return F.avg_pool2d(x, 3, stride=2, padding=1)
-def interp(x:Tensor, dest:Tensor)->Tensor: return F.interpolate(x, dest.shape[2:], mode='bilinear', align_corners=True)
-
 class BasicMultiUpdateBlock(nn.Module):
     "Three ConvGRUs at 1/4, 1/8, 1/16 exchanging their states (pooled up, interpolated down), the disparity head and the features of the upsampling mask"
     def __init__(self, hidden_dims=(128, 128, 128), # GRU state channels at [1/16, 1/8, 1/4]
@@ -304,16 +217,16 @@ class BasicMultiUpdateBlock(nn.Module):
         self.gru04 = ConvGRU(hidden_dims[2], 128 + hidden_dims[1]*(n_gru_layers > 1))
         self.gru08 = ConvGRU(hidden_dims[1], hidden_dims[0]*(n_gru_layers == 3) + hidden_dims[2])
         self.gru16 = ConvGRU(hidden_dims[0], hidden_dims[1])
-        self.disp_head = DispHead(hidden_dims[2], hidden_dim=256, output_dim=1)
+        self.disp_head = FlowHead(hidden_dims[2], 256, 1)   # v1's DispHead
         self.mask_feat_4 = nn.Sequential(nn.Conv2d(hidden_dims[2], 32, 3, padding=1), nn.ReLU(inplace=True))
 
     def forward(self, net:list, inp:list, corr=None, disp=None, iter04=True, iter08=True, iter16=True, update=True):
         if iter16: net[2] = self.gru16(net[2], *inp[2], pool2x(net[1]))
         if iter08:
-            net[1] = self.gru08(net[1], *inp[1], pool2x(net[0]), *([interp(net[2], net[1])] if self.n_gru_layers > 2 else []))
+            net[1] = self.gru08(net[1], *inp[1], pool2x(net[0]), *([resize_like(net[2], net[1])] if self.n_gru_layers > 2 else []))
         if iter04:
             mf = self.encoder(disp, corr)
-            net[0] = self.gru04(net[0], *inp[0], mf, *([interp(net[1], net[0])] if self.n_gru_layers > 1 else []))
+            net[0] = self.gru04(net[0], *inp[0], mf, *([resize_like(net[1], net[0])] if self.n_gru_layers > 1 else []))
         if not update: return net
         return net, self.mask_feat_4(net[0]), self.disp_head(net[0])
 
@@ -346,7 +259,7 @@ class IGEVStereo(nn.Module):
         self.max_disp, self.n_gru_layers, self.slow_fast_gru = max_disp, n_gru_layers, slow_fast_gru
         self.corr_levels, self.corr_radius, self.train_iters, self.valid_iters = corr_levels, corr_radius, train_iters, valid_iters
         context_dims = hidden_dims
-        self.cnet = MultiBasicEncoder(output_dim=[hidden_dims, context_dims], norm_fn='batch', downsample=n_downsample)
+        self.cnet = ContextEncoder([hidden_dims, context_dims], 'batch', n_downsample, heads=IGEV_HEADS)
         self.update_block = BasicMultiUpdateBlock(hidden_dims, n_gru_layers, corr_levels, corr_radius)
         self.context_zqr_convs = nn.ModuleList([nn.Conv2d(context_dims[i], hidden_dims[i]*3, 3, padding=1) for i in range(n_gru_layers)])
         self.feature = Feature(backbone_weights)
@@ -386,7 +299,7 @@ class IGEVStereo(nn.Module):
         geo = self.cost_agg(gwc, fl)
         init_disp = disparity_regression(cost_softmax(self.classifier(geo).squeeze(1), 1))[:, None]   # B×1×h×w, 1/4 pixels
         if train: spx_pred = F.softmax(self.spx(self.spx_2(self.spx_4(fl[0]), stem_2x)), 1)
-        cnet = self.cnet(image1, num_layers=self.n_gru_layers)
+        cnet = self.cnet(image1, n_levels=self.n_gru_layers)
         net = [torch.tanh(x[0]) for x in cnet]
         inp = [list(conv(torch.relu(x[1])).split(conv.out_channels//3, 1)) for x, conv in zip(cnet, self.context_zqr_convs)]
         geo_fn = CombinedGeoEncodingVolume(match_left.float(), match_right.float(), geo.float(), self.corr_levels, self.corr_radius)

@@ -10,83 +10,21 @@ from torch import Tensor
 from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
-from ..layers import convex_upsample   # RAFT's convex upsampling
+from ..layers import convex_upsample, ResidualBlock, ResidualEncoder, ContextEncoder
+from ..layers import ConvGRU, FlowHead, pool2x, resize_like
 
 # %% auto #0
-__all__ = ['ResidualBlock', 'FeatureEncoder', 'ContextEncoder', 'allpairs_corr', 'lerp_lookup', 'CorrPyramid', 'ConvGRU',
-           'MotionEncoder', 'FlowHead', 'MultiUpdateBlock', 'RAFTStereo', 'SequenceLoss']
+__all__ = ['FeatureEncoder', 'allpairs_corr', 'lerp_lookup', 'CorrPyramid', 'MotionEncoder', 'MultiUpdateBlock', 'RAFTStereo',
+           'SequenceLoss']
 
 # %% ../../../nbs/30_models.raftstereo.ipynb #60f2967d
-def _norm(kind:str, c:int)->nn.Module:
-    "The normalisation the authors' encoders take by name: group (c/8 groups), batch, instance (no affine, no statistics) or none"
-    if kind == 'group': return nn.GroupNorm(c//8, c)
-    if kind == 'batch': return nn.BatchNorm2d(c)
-    if kind == 'instance': return nn.InstanceNorm2d(c)
-    if kind == 'none': return nn.Sequential()
-    raise ConfigError(f"RAFT-Stereo: norm must be one of group, batch, instance, none; got {kind!r}")
-
-class ResidualBlock(nn.Module):
-    "Two 3×3 convolutions, each normalised and rectified, plus the input (a strided 1×1 projection when the shape changes), rectified"
-    def __init__(self, cin:int, cout:int, norm:str='group', stride:int=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
-        self.relu = nn.ReLU(inplace=True)
-        self.norm1, self.norm2 = _norm(norm, cout), _norm(norm, cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.norm3 = _norm(norm, cout)
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride), self.norm3)
-    def forward(self, x):
-        y = self.relu(self.norm2(self.conv2(self.relu(self.norm1(self.conv1(x))))))
-        return self.relu((x if self.downsample is None else self.downsample(x)) + y)
-
-def _stem(enc:nn.Module, norm:str, n_downsample:int):
-    "The encoders' common stem: a 7×7 convolution, then three stages of two residual blocks (64, 96, 128 channels) reaching 1/2^n_downsample"
-    enc.norm1 = _norm(norm, 64)
-    enc.conv1 = nn.Conv2d(3, 64, 7, 1 + (n_downsample > 2), 3)
-    enc.relu1 = nn.ReLU(inplace=True)
-    cin = 64
-    for i, (c, s) in enumerate([(64, 1), (96, 1 + (n_downsample > 1)), (128, 1 + (n_downsample > 0))]):
-        setattr(enc, f'layer{i+1}', nn.Sequential(ResidualBlock(cin, c, norm, s), ResidualBlock(c, c, norm, 1))); cin = c
-
-def _init(enc:nn.Module):
-    for m in enc.modules():
-        if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)) and m.weight is not None:
-            nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
-
-class FeatureEncoder(nn.Module):
-    "The matching-feature encoder (`fnet`): the stem, then a 1×1 convolution to `output_dim` channels"
+class FeatureEncoder(ResidualEncoder):
+    "The matching-feature encoder (`fnet`): the trunk, then a 1×1 convolution to `output_dim` channels"
     def __init__(self, output_dim:int=256, norm:str='instance', n_downsample:int=2):
-        super().__init__()
-        _stem(self, norm, n_downsample)
+        super().__init__(norm, n_downsample)
         self.conv2 = nn.Conv2d(128, output_dim, 1)
-        _init(self)
-    def forward(self, x): return self.conv2(self.layer3(self.layer2(self.layer1(self.relu1(self.norm1(self.conv1(x)))))))
-
-class ContextEncoder(nn.Module):
-    "The context encoder (`cnet`): the stem, two more stride-2 stages (1/2^(n+1), 1/2^(n+2)), and per level one head for the GRU's initial state and one for its context"
-    def __init__(self, dims:list, norm:str='batch', n_downsample:int=2):   # dims: [hidden_dims, context_dims], each [1/2^(n+2), 1/2^(n+1), 1/2^n]
-        super().__init__()
-        _stem(self, norm, n_downsample)
-        self.layer4 = nn.Sequential(ResidualBlock(128, 128, norm, 2), ResidualBlock(128, 128, norm, 1))
-        self.layer5 = nn.Sequential(ResidualBlock(128, 128, norm, 2), ResidualBlock(128, 128, norm, 1))
-        self.outputs08 = nn.ModuleList([nn.Sequential(ResidualBlock(128, 128, norm, 1), nn.Conv2d(128, d[2], 3, 1, 1)) for d in dims])
-        self.outputs16 = nn.ModuleList([nn.Sequential(ResidualBlock(128, 128, norm, 1), nn.Conv2d(128, d[1], 3, 1, 1)) for d in dims])
-        self.outputs32 = nn.ModuleList([nn.Conv2d(128, d[0], 3, 1, 1) for d in dims])
-        _init(self)
-    def forward(self, x, n_levels:int=3, shared:bool=False):
-        "Per GRU level (finest first) the heads' outputs; with `shared`, `x` holds both views and the 1/2^n features of both come back too"
-        x = self.layer3(self.layer2(self.layer1(self.relu1(self.norm1(self.conv1(x))))))
-        both = x
-        if shared: x = x[:x.shape[0]//2]   # the context is the left view's alone
-        out = [[f(x) for f in self.outputs08]]
-        if n_levels > 1:
-            x = self.layer4(x); out.append([f(x) for f in self.outputs16])
-        if n_levels > 2:
-            x = self.layer5(x); out.append([f(x) for f in self.outputs32])
-        return (out, both) if shared else out
+        self.init_weights()
+    def forward(self, x:Tensor)->Tensor: return self.conv2(self.trunk(x))
 
 # %% ../../../nbs/30_models.raftstereo.ipynb #49fca438
 def allpairs_corr(f1:Tensor, f2:Tensor)->Tensor:
@@ -130,17 +68,6 @@ class CorrPyramid:
         return torch.cat(out, -1).permute(0, 3, 1, 2).contiguous()           # B×(levels·K)×H×W
 
 # %% ../../../nbs/30_models.raftstereo.ipynb #7b01cae5
-class ConvGRU(nn.Module):
-    "A convolutional GRU whose gates also receive per-level context biases `cz, cr, cq` (computed once from the context features)"
-    def __init__(self, hidden:int, inp:int, k:int=3):
-        super().__init__()
-        self.convz, self.convr, self.convq = [nn.Conv2d(hidden + inp, hidden, k, padding=k//2) for _ in range(3)]
-    def forward(self, h, cz, cr, cq, *xs):
-        x = torch.cat(xs, 1); hx = torch.cat([h, x], 1)
-        z = torch.sigmoid(self.convz(hx) + cz); r = torch.sigmoid(self.convr(hx) + cr)
-        q = torch.tanh(self.convq(torch.cat([r*h, x], 1)) + cq)
-        return (1 - z)*h + z*q
-
 class MotionEncoder(nn.Module):
     "Encodes the correlation features and the current disparity (as 2-channel flow, y = 0) into 126 channels, plus the flow itself"
     def __init__(self, corr_levels:int, corr_radius:int):
@@ -150,20 +77,10 @@ class MotionEncoder(nn.Module):
         self.convf1 = nn.Conv2d(2, 64, 7, padding=3)
         self.convf2 = nn.Conv2d(64, 64, 3, padding=1)
         self.conv = nn.Conv2d(128, 126, 3, padding=1)
-    def forward(self, flow, corr):
+    def forward(self, flow:Tensor, corr:Tensor)->Tensor:
         c = F.relu(self.convc2(F.relu(self.convc1(corr))))
         f = F.relu(self.convf2(F.relu(self.convf1(flow))))
         return torch.cat([F.relu(self.conv(torch.cat([c, f], 1))), flow], 1)
-
-class FlowHead(nn.Module):
-    "Two 3×3 convolutions reading the update (as 2-channel flow) from the finest hidden state"
-    def __init__(self, cin:int=128, hidden:int=256, cout:int=2):
-        super().__init__()
-        self.conv1, self.conv2, self.relu = nn.Conv2d(cin, hidden, 3, padding=1), nn.Conv2d(hidden, cout, 3, padding=1), nn.ReLU(inplace=True)
-    def forward(self, x): return self.conv2(self.relu(self.conv1(x)))
-
-def _pool2x(x): return F.avg_pool2d(x, 3, 2, 1)
-def _interp(x, like): return F.interpolate(x, like.shape[2:], mode='bilinear', align_corners=True)
 
 class MultiUpdateBlock(nn.Module):
     "The multi-level update operator (Sec. 3.3): GRUs at 1/2^n (`gru08`), 1/2^(n+1) (`gru16`), 1/2^(n+2) (`gru32`) exchanging hidden states, a disparity head and the convex-upsampling mask head"
@@ -178,12 +95,12 @@ class MultiUpdateBlock(nn.Module):
         f = 2**n_downsample
         self.mask = nn.Sequential(nn.Conv2d(hidden_dims[2], 256, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(256, f*f*9, 1))
     def forward(self, net, inp, corr=None, flow=None, iter08=True, iter16=True, iter32=True, update=True):
-        if iter32: net[2] = self.gru32(net[2], *inp[2], _pool2x(net[1]))
+        if iter32: net[2] = self.gru32(net[2], *inp[2], pool2x(net[1]))
         if iter16:
-            extra = [_interp(net[2], net[1])] if self.n > 2 else []
-            net[1] = self.gru16(net[1], *inp[1], _pool2x(net[0]), *extra)
+            extra = [resize_like(net[2], net[1])] if self.n > 2 else []
+            net[1] = self.gru16(net[1], *inp[1], pool2x(net[0]), *extra)
         if iter08:
-            extra = [_interp(net[1], net[0])] if self.n > 1 else []
+            extra = [resize_like(net[1], net[0])] if self.n > 1 else []
             net[0] = self.gru08(net[0], *inp[0], self.encoder(flow, corr), *extra)
         if not update: return net
         return net, 0.25*self.mask(net[0]), self.flow_head(net[0])
