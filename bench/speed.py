@@ -122,15 +122,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('models', nargs='*', help='equivalence rows to measure (default: every v1 row; --quick: psmnet gwcnet)')
     p.add_argument('--ref', help="OpenStereo v1's openstereo/ folder (the reference column); without it, ours only")
-    p.add_argument('--quick', action='store_true', help='PSMNet and GwcNet, 2 timed runs each')
-    p.add_argument('--repeats', type=int, default=None, help='timed runs after the warm-up (default 3; --quick 2)')
+    p.add_argument('--quick', action='store_true', help='PSMNet and GwcNet, 1 timed run each after the warm-up')
+    p.add_argument('--repeats', type=int, default=None, help='timed runs after the warm-up (default 3; --quick 1)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--variants', nargs='*', default=[], choices=['bf16', 'fp16', 'compile'],
                    help="ours also under autocast (bf16: CPU or GPU; fp16: GPU) or torch.compile: time and max |output - fp32|")
     p.add_argument('--out', help='also write the table (markdown) to this file')
     p.add_argument('--one', nargs=3, metavar=('MODEL', 'IMPL', 'MODE'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    repeats = a.repeats or (2 if a.quick else 3)
+    repeats = a.repeats or (1 if a.quick else 3)
     if a.one:
         print(json.dumps(measure_one(*a.one, a.ref, repeats, a.device))); return
     if a.models: names = a.models

@@ -13,9 +13,9 @@ from ..registry import ConfigError
 __all__ = ['conv_bn', 'conv_bn_relu', 'bn_relu_conv', 'deconv_bn', 'deconv_bn_relu', 'conv3d_bn', 'conv3d_bn_relu',
            'bn_relu_conv3d', 'deconv3d_bn', 'deconv3d_bn_relu', 'BasicBlock', 'convbn_relu', 'convbn_relu3d',
            'GwcBasicBlock', 'make_layer', 'GwcFeatureExtraction', 'SPPAvgPool2d', 'prefix_state_dict', 'disp_samples',
-           'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'convex_upsample', 'norm2d',
-           'ResidualBlock', 'ResidualEncoder', 'ContextEncoder', 'ConvGRU', 'FlowHead', 'pool2x', 'resize_like',
-           'warp_by_disparity', 'upsample_cost', 'cost_softmax', 'disparity_regression', 'GwcHourglass']
+           'per_disparity', 'cat_fms', 'Hourglass', 'FasterSoftArgmin', 'gwc_volume', 'corr_volume', 'convex_upsample',
+           'norm2d', 'ResidualBlock', 'ResidualEncoder', 'ContextEncoder', 'ConvGRU', 'FlowHead', 'pool2x',
+           'resize_like', 'warp_by_disparity', 'upsample_cost', 'cost_softmax', 'disparity_regression', 'GwcHourglass']
 
 # %% ../../nbs/07_modeling.layers.ipynb #d953e565
 def _pad_for_dilation(padding, dilation, dim:int):
@@ -224,6 +224,31 @@ def disp_samples(max_disp:int,   # number of disparities searched (at the volume
     return torch.linspace(start_disp, start_disp + max_disp - 1, n, device=device)
 
 # %% ../../nbs/07_modeling.layers.ipynb #222bd413
+def _overlap(W:int, d:int):
+    "The columns pairing reference x with target x − d: (reference slice, target slice), or None when none do"
+    if abs(d) >= W: return None
+    return (slice(d, W), slice(0, W - d)) if d >= 0 else (slice(0, W + d), slice(-d, W))
+
+def per_disparity(reference_fm:Tensor, # B×C×H×W reference (left) features
+                  target_fm:Tensor,    # B×C×H×W target (right) features
+                  disps,               # the disparities (integers), one volume slice each
+                  channels:int,        # channels of each slice
+                  pair,                # pair(ref columns, target columns) → B×channels×H×w, the slice where they overlap
+                 )->Tensor:            # B×channels×D×H×W
+    "A cost volume built one disparity at a time, as OpenStereo's loops: zero where `x − d` is off the image"
+    B, _, H, W = reference_fm.shape
+    if torch.is_grad_enabled() and (reference_fm.requires_grad or target_fm.requires_grad):
+        # for autograd, slices stacked once: in-place slice writes would copy the whole volume's gradient per slice
+        zero = reference_fm.new_zeros(B, channels, H, W)
+        def sl(d):
+            if (s := _overlap(W, d)) is None: return zero
+            return F.pad(pair(reference_fm[..., s[0]], target_fm[..., s[1]]), (max(d, 0), max(-d, 0)))
+        return torch.stack([sl(int(d)) for d in disps], 2)
+    vol = reference_fm.new_zeros(B, channels, len(disps), H, W)   # no gradient: written in place, one volume in memory
+    for i, d in enumerate(disps):
+        if (s := _overlap(W, int(d))) is not None: vol[:, :, i, :, s[0]] = pair(reference_fm[..., s[0]], target_fm[..., s[1]])
+    return vol
+
 def cat_fms(reference_fm:Tensor, # B×C×H×W reference (left) features
             target_fm:Tensor,    # B×C×H×W target (right) features
             max_disp:int=192,    # number of disparities searched, at the features' scale
@@ -231,14 +256,8 @@ def cat_fms(reference_fm:Tensor, # B×C×H×W reference (left) features
             dilation:int=1,      # nominal step between disparity samples, see `disp_samples`
            )->Tensor:            # B×2C×D×H×W, D = ceil(max_disp/dilation)
     "Concatenation cost volume: `[ref(x), tgt(x-d)]` per disparity sample `d`, zero where `x-d` is off the image"
-    B,C,H,W = reference_fm.shape
-    d = disp_samples(max_disp, start_disp, dilation, device=reference_fm.device).long()  # trunc toward 0, like int()
-    src = torch.arange(W, device=reference_fm.device) - d[:,None]    # D×W: target column matched to ref column x
-    valid = ((src >= 0) & (src < W))[:,None,:]                       # D×1×W, broadcasts over B,C,(D),H,W
-    tgt = target_fm[..., src.clamp(0, W-1)].permute(0,1,3,2,4)       # B×C×H×D×W -> B×C×D×H×W
-    zero = reference_fm.new_zeros(())
-    ref = torch.where(valid, reference_fm.unsqueeze(2), zero)
-    return torch.cat([ref, torch.where(valid, tgt, zero)], 1).contiguous()
+    d = disp_samples(max_disp, start_disp, dilation).long().tolist()   # truncated toward 0, like the reference's int()
+    return per_disparity(reference_fm, target_fm, d, 2*reference_fm.shape[1], lambda r, t: torch.cat([r, t], 1))
 
 # %% ../../nbs/07_modeling.layers.ipynb #c7ad7d28
 class Hourglass(nn.Module):
@@ -303,13 +322,6 @@ class FasterSoftArgmin(nn.Module):
         return f"max_disp={self.max_disp}, start_disp={self.start_disp}, dilation={self.dilation}, alpha={self.alpha}, normalize={self.normalize}"
 
 # %% ../../nbs/07_modeling.layers.ipynb #eb89c6bd
-def _shifted_target(target_fm:Tensor, max_disp:int, start_disp:int=0)->Tensor:
-    "B×C×H×W×D strided view: `[..., x, k] = target_fm[..., x − (start_disp + max_disp − 1 − k)]`, zero off the image"
-    pl, pr = start_disp + max_disp - 1, -start_disp   # left/right padding; one of them may be negative (a crop)
-    tp = F.pad(target_fm, (max(pl, 0), max(pr, 0)))
-    tp = tp[..., max(-pl, 0): tp.shape[-1] - max(-pr, 0)]   # width W + max_disp − 1
-    return tp.unfold(-1, max_disp, 1)                        # window k runs over disparities from high to low
-
 def _check_pair(reference_fm:Tensor, target_fm:Tensor, name:str):
     if reference_fm.dim() != 4 or reference_fm.shape != target_fm.shape:
         raise ValueError(f"{name} needs two B×C×H×W feature maps of the same shape, got {tuple(reference_fm.shape)} "
@@ -327,9 +339,8 @@ def gwc_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
     B,C,H,W = reference_fm.shape
     if C % num_groups:
         raise ValueError(f"gwc_volume: {C} feature channels cannot be split into {num_groups} groups (num_groups must divide C)")
-    prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
-    cost = prod.view(B, num_groups, C // num_groups, H, W, max_disp).mean(2)              # B×G×H×W×D
-    return cost.flip(-1).permute(0, 1, 4, 2, 3).contiguous()
+    group_mean = lambda r, t: (r*t).view(B, num_groups, C // num_groups, H, -1).mean(2)
+    return per_disparity(reference_fm, target_fm, range(start_disp, start_disp + max_disp), num_groups, group_mean)
 
 def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
                 target_fm:Tensor,    # B×C×H×W target (right) features
@@ -340,9 +351,8 @@ def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
     "Correlation volume: `ref(x)·tgt(x−d)` averaged (or summed) over channels; zero where `x−d` is off the image"
     _check_pair(reference_fm, target_fm, 'corr_volume')
     if reduction not in ('mean', 'sum'): raise ValueError(f"corr_volume: reduction must be 'mean' or 'sum', got {reduction!r}")
-    prod = reference_fm.unsqueeze(-1) * _shifted_target(target_fm, max_disp, start_disp)   # B×C×H×W×D
-    cost = prod.mean(1) if reduction == 'mean' else prod.sum(1)                             # B×H×W×D
-    return cost.flip(-1).permute(0, 3, 1, 2).contiguous()
+    reduce = (lambda r, t: (r*t).mean(1, keepdim=True)) if reduction == 'mean' else (lambda r, t: (r*t).sum(1, keepdim=True))
+    return per_disparity(reference_fm, target_fm, range(start_disp, start_disp + max_disp), 1, reduce)[:, 0]
 
 # %% ../../nbs/07_modeling.layers.ipynb #b606cdfb
 def convex_upsample(disp:Tensor, # B×1×h×w disparity (already in full-resolution pixels)

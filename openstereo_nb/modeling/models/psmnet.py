@@ -80,7 +80,7 @@ class PSMNetBackbone(nn.Module):
 
 # %% ../../../nbs/20_models.psmnet.ipynb #ecc0ad5e
 class PSMAggregator(nn.Module):
-    "PSMNet's stacked-hourglass 3D regulariser: raw volume B×C×D/4×H/4×W/4 → `[cost3, cost2, cost1]`, each B×D×H×W"
+    "PSMNet's stacked-hourglass 3D regulariser: raw volume B×C×D/4×H/4×W/4 → `[cost3, cost2, cost1]` (eval: `[cost3]`), each B×D×H×W"
     def __init__(self,
                  max_disp:int,         # full-resolution disparity range D
                  in_planes:int=64,     # channels of the raw volume (2 × feature channels)
@@ -113,12 +113,13 @@ class PSMAggregator(nn.Module):
         cost2 = self.classif2(out2) + cost1
         cost3 = self.classif3(out3) + cost2
         up = lambda c: F.interpolate(c, [self.max_disp, 4*H, 4*W], mode='trilinear', align_corners=True)[:, 0]
-        return [up(cost3), up(cost2), up(cost1)]
+        # in eval only cost3 becomes the output: v1 upsamples all three (the most memory-hungry step); we skip the other two
+        return [up(cost3), up(cost2), up(cost1)] if self.training else [up(cost3)]
 
 # %% ../../../nbs/20_models.psmnet.ipynb #0afbec6b
 @COST_PROCESSORS.register(name='PSMCostProcessor')
 class PSMCostProcessor(nn.Module):
-    "Concatenation volume at 1/4 resolution + `PSMAggregator`: features → `cost1`, `cost2`, `cost3` (B×max_disp×H×W)"
+    "Concatenation volume at 1/4 resolution + `PSMAggregator`: features → `cost1`, `cost2`, `cost3` (B×max_disp×H×W; eval: `cost3`)"
     def __init__(self,
                  max_disp:int=192,  # full-resolution disparity range, a multiple of 16
                  in_planes:int=64,  # channels of the concatenated volume (2 × feature channels)
@@ -133,13 +134,12 @@ class PSMCostProcessor(nn.Module):
         return cat_fms(ref, tgt, max_disp=self.max_disp // 4, start_disp=0, dilation=1)
 
     def forward(self, inputs:dict)->dict:
-        "`ref_feature`, `tgt_feature` → `cost1`, `cost2`, `cost3`"
+        "`ref_feature`, `tgt_feature` → `cost1`, `cost2`, `cost3` (eval: `cost3`)"
         ref, tgt = inputs['ref_feature'], inputs['tgt_feature']
         img = inputs.get('ref_img')
         h, w = (img.shape[-2:] if img is not None else (4*ref.shape[-2], 4*ref.shape[-1]))
         check_psmnet_shapes(self.max_disp, h, w)
-        cost3, cost2, cost1 = self.aggregator(self.cat_func(ref, tgt))
-        return {'cost1': cost1, 'cost2': cost2, 'cost3': cost3}
+        return dict(zip(('cost3', 'cost2', 'cost1'), self.aggregator(self.cat_func(ref, tgt))))
 
 # %% ../../../nbs/20_models.psmnet.ipynb #10271e04
 @DISP_PROCESSORS.register(name='PSMDispProcessor')
@@ -150,8 +150,8 @@ class PSMDispProcessor(nn.Module):
         self.disp_processor = FasterSoftArgmin(max_disp=max_disp, start_disp=0, dilation=1, alpha=1.0, normalize=True)
 
     def forward(self, inputs:dict)->dict:
+        if not self.training: return stereo_output(inputs, self.disp_processor(inputs['cost3']))
         disp1, disp2, disp3 = [self.disp_processor(inputs[f'cost{i}']) for i in (1, 2, 3)]
-        if not self.training: return stereo_output(inputs, disp3)
         check_training_inputs(inputs, 'PSMDispProcessor')
         return stereo_output(inputs, disp3, {'disp': {'disp_ests': [disp1, disp2, disp3]}})
 
