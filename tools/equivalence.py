@@ -54,12 +54,15 @@ def import_author(path, *modules):
 
 @contextlib.contextmanager
 def patched(*patches):
-    "Temporarily set attributes: patches are (object, name, value)"
-    old = [(o, n, getattr(o, n)) for o, n, _ in patches]
+    "Temporarily set attributes: patches are (object, name, value); a name the object lacked is removed again"
+    old = [(o, n, getattr(o, n, _MISSING)) for o, n, _ in patches]
     for o, n, v in patches: setattr(o, n, v)
     try: yield
     finally:
-        for o, n, v in reversed(old): setattr(o, n, v)
+        for o, n, v in reversed(old):
+            if v is _MISSING: delattr(o, n)
+            else: setattr(o, n, v)
+_MISSING = object()
 
 # --- shared helpers -------------------------------------------------------------------------------------------------
 def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$', generator=None):
@@ -100,14 +103,25 @@ def default_gt(g, B, H, W, D):
     gt = torch.rand(B, H, W, generator=g) * (D - 1)
     return gt, (gt > 0) & (gt < D)
 
+def randn_pair(g, B, H, W):
+    "the default input pair: standard normal images"
+    return {'ref_img': torch.randn(B, 3, H, W, generator=g), 'tgt_img': torch.randn(B, 3, H, W, generator=g)}
+
+def describe(t):
+    "the reference's spread (or its value, for a scalar), for a note"
+    t = t.detach().float()
+    return f'{t.item():.6g}' if t.numel() == 1 else f'std {t.std():.2f}'
+
 # --- the table's rows ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Row:
     """One (model, reference) pair. `setup(path)` loads the reference and returns a namespace `ns` the other functions
     get. v1 rows: `ours(ns, case)` and `reference(ns, case)` build the two models for a case (a dict: H, W, D (max_disp),
-    B, fp64 and the row's own keys such as the variant); `eval_ours/eval_ref(model, x)` and `train_ours/train_ref(model,
-    xt)` return {output name: tensor} (train: and the loss). Author rows: `author_check(ns, case)` returns
-    {output: (ours, theirs)}, with the generic part in `check_author`."""
+    B, fp64, backward (False: the training pass without gradients) and the row's own keys such as the variant);
+    `eval_ours/eval_ref(model, x)` and `train_ours/train_ref(model, xt)` return {output name: tensor} (train: and the
+    loss). Author rows: `ours(ns, case)` returns (their network, ours, checkpoint layout, key map) and
+    `author_check(ns, case, theirs, ours)` {output: (ours, theirs[, fp32 floor]) or a figure or a note}, with the
+    generic part in `check_author`."""
     name: str
     title: str                                   # what the reference is
     ref: str = 'v1'                              # 'v1' (--ref) or the --author NAME
@@ -120,7 +134,8 @@ class Row:
     eval_ref: Callable = None
     train_ours: Callable = None                  # -> ({name: tensor}, loss)
     train_ref: Callable = None
-    gt: Callable = default_gt
+    inputs: Callable = randn_pair                # inputs(g, B, H, W) -> {'ref_img', 'tgt_img'}
+    gt: Callable = default_gt                    # gt(g, B, H, W, D) -> (disp_gt, mask) or a dict of training inputs
     pieces: Optional[Callable] = None            # pieces(ns) -> {name: diff}: the shared building blocks alone
     extra: Optional[Callable] = None             # extra(ns, ctx) -> {name: diff} after the training pass
     author_check: Optional[Callable] = None
@@ -153,7 +168,7 @@ def compare_v1(row, ns, case, rec):
     cn = case_name(case)
     rec(cn, 'state-dict keys / params', None, note=f'{len(ks_r)} keys equal, in order; params {n_params(mine):,} / {n_params(ref):,}')
     g = torch.Generator().manual_seed(seed + 1)
-    x = {'ref_img': torch.randn(B, 3, H, W, generator=g), 'tgt_img': torch.randn(B, 3, H, W, generator=g)}
+    x = row.inputs(g, B, H, W)
     mine.eval(); ref.eval()
     t = time.time()
     with torch.no_grad():
@@ -161,32 +176,38 @@ def compare_v1(row, ns, case, rec):
         e64 = row.eval_ref(ref64.eval(), dbl(x)) if ref64 is not None else {}
     for k, v in em.items():
         rec(cn, f'eval {k}', maxdiff(v, er[k]), maxdiff(er[k].double(), e64[k]) if k in e64 else None,
-            note=f'ref std {er[k].float().std():.2f}')
+            note=f'ref {describe(er[k])}')
     del em, er, e64
     rec(cn, 'eval time', None, note=f'{time.time() - t:.1f}s')
-    gt, mask = row.gt(g, B, H, W, D)
-    xt = {**x, 'disp_gt': gt, 'mask': mask}
+    gt = row.gt(g, B, H, W, D)
+    xt = {**x, **(gt if isinstance(gt, dict) else dict(zip(('disp_gt', 'mask'), gt)))}
     t = time.time()
-    mine.train()
-    om, lm = row.train_ours(mine, xt); lm.backward()
+    bw = case.get('backward', True)
+    def train_pass(m, f, inputs):
+        m.train()
+        with torch.set_grad_enabled(bw):
+            o, l = f(m, inputs)
+            if bw: l.backward()
+        return o, l
+    om, lm = train_pass(mine, row.train_ours, xt)
     om = {k: v.detach() for k, v in om.items()}; lm = lm.item(); gc.collect()
-    ref.train()
-    orf, lr = row.train_ref(ref, xt); lr.backward()
+    orf, lr = train_pass(ref, row.train_ref, xt)
     pr = dict(ref.named_parameters())
     named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]
     o64, l64, g64 = {}, None, None
     if ref64 is not None:
-        o64, l64 = row.train_ref(ref64.train(), dbl(xt)); l64.backward()
+        o64, l64 = train_pass(ref64, row.train_ref, dbl(xt))
         p64 = dict(ref64.named_parameters())
-        g64 = max(maxdiff(pr[n].grad.double(), p64[n].grad) for n, _ in named)
+        g64 = max(maxdiff(pr[n].grad.double(), p64[n].grad) for n, _ in named) if bw else None
     for k, v in om.items():
         rec(cn, f'train {k}', maxdiff(v, orf[k]), maxdiff(orf[k].double(), o64[k]) if k in o64 else None)
     if row.loss_diff:
         rec(cn, 'train loss', abs(lm - lr.item()), abs(lr.item() - l64.item()) if l64 is not None else None,
             note=f'ours {lm:.6f} ref {lr.item():.6f}')
-    gd = max(maxdiff(p.grad, pr[n].grad) for n, p in named)
-    gmax = max(pr[n].grad.abs().max().item() for n, _ in named)
-    rec(cn, 'grads', gd, g64, note=f'largest |grad| {gmax:.3g}')
+    if bw:
+        gd = max(maxdiff(p.grad, pr[n].grad) for n, p in named)
+        gmax = max(pr[n].grad.abs().max().item() for n, _ in named)
+        rec(cn, 'grads', gd, g64, note=f'largest |grad| {gmax:.3g}')
     rsd = ref.state_dict()
     rec(cn, 'BN running stats', max(maxdiff(v.float(), rsd[k].float()) for k, v in mine.state_dict().items()))
     if row.extra is not None:
@@ -194,34 +215,44 @@ def compare_v1(row, ns, case, rec):
             rec(cn, k, v)
     rec(cn, 'train time', None, note=f'{time.time() - t:.1f}s')
 
-def save_author_checkpoint(theirs, path, layout):
-    """Save `theirs` the way the authors' training scripts do. layout 'model': {'epoch', 'model': the DataParallel state
-    dict, 'optimizer'}; 'model.module': the same with the unwrapped state dict; 'state_dict': PSMNet's {'epoch',
-    'state_dict': the DataParallel state dict, 'train_loss'}"""
-    model = nn.DataParallel(theirs)
-    if layout == 'state_dict':
-        torch.save({'epoch': 10, 'state_dict': {'module.' + k: v for k, v in theirs.state_dict().items()}, 'train_loss': 1.0}, path)
-        return
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.9, 0.999))
-    sd = model.module.state_dict() if layout == 'model.module' else model.state_dict()
-    torch.save({'epoch': 15, 'model': sd, 'optimizer': optimizer.state_dict()}, path)
+def dp_state_dict(net): return nn.DataParallel(net).state_dict()       # `module.` names, as saved from nn.DataParallel
+def adam_state(net): return torch.optim.Adam(net.parameters(), lr=0.001, betas=(0.9, 0.999)).state_dict()
 
-def check_author(row, ns, case, rec):
-    "their network with random weights -> their checkpoint file -> load_checkpoint(strict=True) -> every tensor, then the eval outputs"
+# what the authors' training scripts save: a layout's name, or a row's own function of their network
+LAYOUTS = {'model': lambda net: {'epoch': 15, 'model': dp_state_dict(net), 'optimizer': adam_state(net)},
+           'model.module': lambda net: {'epoch': 15, 'model': net.state_dict(), 'optimizer': adam_state(net)},
+           'state_dict': lambda net: {'epoch': 10, 'state_dict': {'module.' + k: v for k, v in net.state_dict().items()},
+                                      'train_loss': 1.0},                                             # PSMNet's
+           'bare': dp_state_dict}                                                     # a bare DataParallel state dict
+
+def load_author_checkpoint(theirs, mine, layout, keymap):
+    "`theirs` saved in `layout`, loaded into `mine` by load_checkpoint(strict=True); the largest difference of a loaded tensor"
     from openstereo_nb.callbacks.checkpoint import load_checkpoint
-    cn = case_name(case)
-    theirs, mine, layout, keymap = row.ours(ns, case)   # builds both (theirs first, seeded as the case says)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'checkpoint.ckpt')
-        save_author_checkpoint(theirs, path, layout)
+        torch.save((LAYOUTS[layout] if isinstance(layout, str) else layout)(theirs), path)
         load_checkpoint(mine, path, strict=True)
-    their_sd, our_sd = theirs.state_dict(), mine.state_dict()
-    worst = max(maxdiff(our_sd[keymap(k)].double(), v.double()) for k, v in their_sd.items())
-    rec(cn, 'loaded tensors', worst, note=f'{len(their_sd)} tensors in theirs, {len(our_sd)} in ours')
+    our_sd = mine.state_dict()
+    return max(maxdiff(our_sd[keymap(k)].double(), v.double()) for k, v in theirs.state_dict().items() if keymap(k) is not None)
+
+def check_author(row, ns, case, rec):
+    """their network with random weights -> their checkpoint file -> load_checkpoint(strict=True) -> every tensor, then
+    the outputs; a list of layouts: the first is loaded into ours, the others into copies of it (they must load too)"""
+    cn = case_name(case)
+    theirs, mine, layout, keymap = row.ours(ns, case)   # builds both (theirs first, seeded as the case says)
+    first, *more = layout if isinstance(layout, list) else [layout]
+    blank = copy.deepcopy(mine) if more else None
+    rec(cn, 'loaded tensors', load_author_checkpoint(theirs, mine, first, keymap),
+        note=f'{len(theirs.state_dict())} tensors in theirs, {len(mine.state_dict())} in ours')
+    for lay in more:
+        rec(cn, f'loaded tensors, layout {lay if isinstance(lay, str) else lay.__name__}',
+            load_author_checkpoint(theirs, copy.deepcopy(blank), lay, keymap))
     theirs.eval(); mine.eval()
     t = time.time()
-    for k, (a, b) in row.author_check(ns, case, theirs, mine).items():
-        rec(cn, k, maxdiff(a, b), note=f'theirs std {b.float().std():.1f}')
+    for k, v in row.author_check(ns, case, theirs, mine).items():
+        if isinstance(v, str): rec(cn, k, None, note=v)            # a note
+        elif not isinstance(v, tuple): rec(cn, k, v)               # a figure
+        else: rec(cn, k, maxdiff(v[0], v[1]), *v[2:], note=f'theirs {describe(v[1])}')   # (ours, theirs[, floor])
     rec(cn, 'eval time', None, note=f'{time.time() - t:.1f}s')
 
 # --- the command ---------------------------------------------------------------------------------------------------
