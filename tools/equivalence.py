@@ -44,10 +44,12 @@ def stub(name, **attrs):
     m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m
     return m
 
-def import_author(path, *modules):
-    "Import `modules` (e.g. 'models.gwcnet') from an author checkout; drops cached top-level packages of the same name first"
+def import_author(path, *modules, stubs=None):
+    """Import `modules` (e.g. 'models.gwcnet') from an author checkout; drops cached top-level packages of the same name
+    first, then puts `stubs` ({module name: stand-in}) in their place"""
     tops = {m.split('.')[0] for m in modules}
     for k in [k for k in sys.modules if k.split('.')[0] in tops]: del sys.modules[k]
+    sys.modules.update(stubs or {})
     sys.path.insert(0, path)
     try: return [importlib.import_module(m) for m in modules]
     finally: sys.path.remove(path)
@@ -63,6 +65,19 @@ def patched(*patches):
             if v is _MISSING: delattr(o, n)
             else: setattr(o, n, v)
 _MISSING = object()
+
+@contextlib.contextmanager
+def package_from(folder, name):
+    "While in force, `import name` (and its submodules) loads from `folder` (None: no change); the installed one comes back after"
+    if folder is None: yield; return
+    own = lambda k: k == name or k.startswith(name + '.')
+    saved = {k: sys.modules.pop(k) for k in [k for k in sys.modules if own(k)]}
+    sys.path.insert(0, folder)
+    try: yield
+    finally:
+        sys.path.remove(folder)
+        for k in [k for k in sys.modules if own(k)]: del sys.modules[k]
+        sys.modules.update(saved)
 
 # --- shared helpers -------------------------------------------------------------------------------------------------
 def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$', generator=None):
@@ -143,13 +158,14 @@ class Row:
     tol: dict = dataclasses.field(default_factory=dict)   # output-name regex -> tolerance (first match; default 1e-3)
     loss_diff: bool = True                       # compare the two losses (|ours - ref|)
     threads: int = 2                             # torch threads (the figures depend on it: the order of the sums)
+    timm: bool = False                           # imports the --timm folder's timm (v1's pin, 0.5.4), not the installed one
     def tolerance(self, out):
         for pat, t in self.tol.items():
             if re.search(pat, out): return t
         return 1e-3
 
 def case_name(c):
-    keys = [k for k in c if k not in ('H', 'W', 'D', 'B', 'fp64', 'seed')]
+    keys = [k for k in c if k not in ('H', 'W', 'D', 'B', 'fp64', 'seed', 'backward', 'floor', 'ti', 'vi')]   # shown elsewhere
     v = ' '.join(f'{c[k]}' if isinstance(c[k], str) else f'{k}={c[k]}' for k in keys)
     return (v + ' ' if v else '') + (f"{c.get('B', 1)}x{c['H']}x{c['W']}" if 'H' in c else '') + (f" D{c['D']}" if 'D' in c else '')
 
@@ -263,18 +279,19 @@ def main(argv=None):
     p.add_argument('--author', action='append', default=[], metavar='NAME=PATH', help="an authors' checkout, for the rows whose reference is NAME")
     p.add_argument('--quick', action='store_true', help='only the small shapes')
     p.add_argument('--large-only', action='store_true', help='only the shapes --quick leaves out (no pieces)')
-    p.add_argument('--timm', help='a folder holding timm (CoEx rows), put on sys.path')
+    p.add_argument('--timm', help="a folder holding timm 0.5.4, v1's pin: the rows marked `timm` (CoEx) import it, the others the installed one")
     p.add_argument('--threads', type=int, help="torch threads (default: the row's, as the figures were measured)")
     p.add_argument('--list', action='store_true', help='list the rows and exit')
     p.add_argument('--csv', help='also write the table here')
     args = p.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    if args.timm: sys.path.insert(0, args.timm)
-    from equivalence_models import ROWS
+    from equivalence_models import ROWS as V1_ZOO
+    from equivalence_zoo2 import ROWS as ZOO2
+    ROWS = V1_ZOO + ZOO2   # every row: v1's first zoo and its authors' releases, then the later models
     import pandas as pd
     rows = {r.name: r for r in ROWS}
     if args.list:
-        for r in ROWS: print(f'{r.name:22s} {"--ref" if r.ref == "v1" else "--author " + r.ref + "=PATH":32s} {r.title}')
+        for r in ROWS: print(f'{r.name:22s} {"--ref" if r.ref == "v1" else "--author " + r.ref + "=PATH":36s} {r.title}')
         return
     want = []
     for a in args.rows or list(rows):
@@ -299,14 +316,15 @@ def main(argv=None):
             continue
         t = time.time()
         torch.set_num_threads(args.threads or row.threads)
-        ns = row.setup(path)
-        with patched(*row.patches(ns)):
-            if row.pieces is not None and not row.author_check and not args.large_only:
-                for k, v in row.pieces(ns).items(): rec('pieces', k, v)
-            cases = row.cases(args.quick)
-            if args.large_only: cases = [c for c in row.cases(False) if c not in row.cases(True)]
-            for case in cases:
-                (check_author if row.author_check else compare_v1)(row, ns, case, rec)
+        with package_from(args.timm if row.timm else None, 'timm'):
+            ns = row.setup(path)
+            with patched(*row.patches(ns)):
+                if row.pieces is not None and not row.author_check and not args.large_only:
+                    for k, v in row.pieces(ns).items(): rec('pieces', k, v)
+                cases = row.cases(args.quick)
+                if args.large_only: cases = [c for c in row.cases(False) if c not in row.cases(True)]
+                for case in cases:
+                    (check_author if row.author_check else compare_v1)(row, ns, case, rec)
         rec('', 'total time', None, note=f'{time.time() - t:.0f}s')
     df = pd.DataFrame(results)
     for c in ('max_abs_diff', 'fp32_floor', 'tol'): df[c] = pd.to_numeric(df[c]).astype(float)

@@ -568,7 +568,7 @@ coex = Row('coex', 'OpenStereo v1 CoEx stages', setup=_coex_setup,
            ours=_coex_ours, reference=_coex_ref,
            randomise=_gain(10., r'^CostProcessor\.cost_agg\.conv_up\.0\.conv\.weight$'), eval_ours=_inference, eval_ref=_inference,
            train_ours=_coex_train, train_ref=lambda m, xt: _coex_train(m, xt, ours=False), pieces=_coex_pieces,
-           tol={'train': 5e-3, 'grads': 5e-3})
+           tol={'train': 5e-3, 'grads': 5e-3}, timm=True)
 
 def _stub_missing(name, **attrs):
     "a stand-in for a module that is not installed (their drawing helpers' imports)"
@@ -618,7 +618,7 @@ def _coex_author_check(ns, c, theirs, mine):
 
 coex_author = Row('coex:author', 'antabangun/coex CoEx (cfg_coex.yaml)', ref='coex', setup=_coex_author_setup,
                   cases=lambda quick: ([] if quick else [dict(H=256, W=512, B=1)]) + [dict(H=64, W=128, B=2)],
-                  ours=_coex_author_build, author_check=_coex_author_check)
+                  ours=_coex_author_build, author_check=_coex_author_check, timm=True)
 
 # === FADNet =============================================================================================================
 _FAD_WEIGHTS = [[0.32, 0.16, 0.08, 0.04, 0.02, 0.01, 0.005], [0.6, 0.32, 0.08, 0.04, 0.02, 0.01, 0.005],
