@@ -1,26 +1,30 @@
 """Equivalence checks: openstereo_nb's zoo models against OpenStereo v1's code and the authors' releases (CPU).
 
-Not a test (CI has no copy of the references). One table-driven tool: `tools/equivalence_models.py` holds ROWS, a row
-per (model, reference) pair — `gwcnet` is checked against OpenStereo v1, `gwcnet:author` against the authors' release —
-and this file the machinery they share. Get OpenStereo's v1 branch (github.com/XiandaGuo/OpenStereo, branch v1) and
+Not a test (CI has no copy of the references). One table-driven tool: a row per (model, reference) pair — `gwcnet` is
+checked against OpenStereo v1, `gwcnet:author` against the authors' release — in `tools/equivalence_models.py` (v1's
+first zoo: PSMNet … LacGwcNet) and `tools/equivalence_zoo2.py` (IGEV, STTR, AANet, GANet, RAFT-Stereo), and this file
+the machinery they share. Get OpenStereo's v1 branch (github.com/XiandaGuo/OpenStereo, branch v1) and
 point --ref at its `openstereo/` folder; the authors' checkouts are given as --author NAME=PATH (NAME as in the row's
 `author` field: `python tools/equivalence.py --list` shows them):
     python tools/equivalence.py --ref /path/to/OpenStereo-v1/openstereo --quick gwcnet msnet
     python tools/equivalence.py --author GwcNet=/path/to/GwcNet gwcnet:author
     python tools/equivalence.py --ref ... --author GwcNet=... --quick            # every row whose reference is given
+    python tools/equivalence.py --ref ... --author RAFT-Stereo=... igev sttr aanet ganet raftstereo:author
 It prints one table: row, case (variant and input shape), output compared, max abs diff ours vs reference, the
 reference's own fp32-vs-fp64 difference (the fp32 floor) where measured, the tolerance and pass/fail. Rows whose
 reference path is not given are listed as skipped. Only the reference's single files are loaded (with importlib, under
-stub packages), so nothing beyond torch is needed (CoEx: timm).
+stub packages), so nothing beyond torch is needed (CoEx, IGEV: timm; AANet: torchvision). The CoEx rows (`Row.timm`)
+want v1's timm 0.5.4: --timm DIR names a folder holding it, which those rows import instead of the installed timm.
 
 v1 rows (`compare_v1`): ours is built, `randomise`d (non-trivial BN statistics, sharpened cost heads) and its state
 dict loaded strictly into the reference (same keys, same order); then on seeded random inputs: the eval outputs, the
 training outputs, the loss, the gradients and BN running statistics after one training pass, and the reference in
 float64 for the floor. Author rows (`check_author`): the authors' network is built with random weights, saved the way
-their training script saves it, loaded with `load_checkpoint(strict=True)`, and the tensors and eval outputs compared.
-Adding a family: one `Row(...)` in equivalence_models.py plus its small functions (see that file's docstring).
-Not rows yet (scripts in tools/equivalence/, their helpers from here via _common.py): the authors' releases of CFNet,
-LacGwcNet, CoEx and FADNet (cfnet_author.py, lacgwcnet_author.py, coex_author.py, fadnet_author.py).
+their training script saves it, loaded with `load_checkpoint(strict=True)`, and the tensors and the outputs the row
+names compared (eval; some rows training outputs, losses, gradients, an fp32 floor too). What the references run only
+on CUDA (AANet's deformable convolution, GANet's SGA/LGA) is replaced by stand-ins for the rows' run (see their docs).
+Adding a family: one `Row(...)` in equivalence_models.py or equivalence_zoo2.py plus its small functions (see
+equivalence_models.py's docstring).
 The figures depend on the torch thread count (the order of the sums): each row runs with the count its figures were
 measured with (`Row.threads`), unless --threads is given."""
 import sys, types, importlib.util, time, argparse, copy, re, contextlib, dataclasses, os, tempfile, gc

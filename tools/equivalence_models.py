@@ -1,4 +1,6 @@
-"""The rows of tools/equivalence.py: one `Row` per (model, reference) pair, and the few functions each needs.
+"""The rows of tools/equivalence.py for v1's first zoo (PSMNet, GwcNet, MSNet, CasStereoNet, CFNet, CoEx, FADNet,
+LacGwcNet; tools/equivalence_zoo2.py has the later models): one `Row` per (model, reference) pair, and the few
+functions each needs.
 
 Adding a family (say IGEV against v1): a `setup(path)` that loads the reference's files with `load` / `package` /
 `stub` and returns a namespace, `ours(ns, case)` and `reference(ns, case)` building the two models, the eval/train
@@ -10,9 +12,10 @@ output extractors (what to compare, by name) and the loss, then one entry in ROW
         randomise=_gain(10.), eval_ours=_inference, eval_ref=lambda m, x: {'disp_est': m(x)[-1]},
         train_ours=_train_ests(_IGEV_LOSS), train_ref=lambda m, xt: _ests_loss(m.net(xt['ref_img'], xt['tgt_img']), _IGEV_LOSS, xt))
 
-An author row sets ref='NAME' (given as --author NAME=PATH), `ours` returns (their network, ours, checkpoint layout,
-key map) and `author_check` the outputs to compare. The draw order of the random numbers is the one of the old
-per-model scripts (tools/equivalence/<model>.py), so the figures are theirs."""
+(zoo2's `igev` row is the real one.) Where a function needs the reference's namespace, `_bind` makes it at setup. An
+author row sets ref='NAME' (given as --author NAME=PATH), `ours` returns (their network, ours, checkpoint layout or
+layouts, key map) and `author_check` the outputs to compare. The draw order of the random numbers is the one of the
+old per-model scripts (tools/equivalence/<model>.py, now gone), so the figures are theirs."""
 import sys, types, copy, re, io, contextlib, importlib.util
 import torch, torch.nn as nn, torch.nn.functional as F
 from equivalence import (Row, load, package, stub, import_author, randomise, maxdiff, synthetic_cfg, smooth_l1, dbl,
