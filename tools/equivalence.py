@@ -273,7 +273,7 @@ def check_author(row, ns, case, rec):
         if isinstance(v, str): rec(cn, k, None, note=v)            # a note
         elif not isinstance(v, tuple): rec(cn, k, v)               # a figure
         else: rec(cn, k, maxdiff(v[0], v[1]), *v[2:], note=f'theirs {describe(v[1])}')   # (ours, theirs[, floor])
-    rec(cn, 'eval time', None, note=f'{time.time() - t:.1f}s')
+    rec(cn, 'outputs time', None, note=f'{time.time() - t:.1f}s')
 
 # --- the command ---------------------------------------------------------------------------------------------------
 def main(argv=None):

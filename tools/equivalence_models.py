@@ -16,10 +16,9 @@ output extractors (what to compare, by name) and the loss, then one entry in ROW
 author row sets ref='NAME' (given as --author NAME=PATH), `ours` returns (their network, ours, checkpoint layout or
 layouts, key map) and `author_check` the outputs to compare. The draw order of the random numbers is the one of the
 old per-model scripts (tools/equivalence/<model>.py, now gone), so the figures are theirs."""
-import sys, types, copy, re, io, contextlib, importlib.util
+import sys, types, copy, re, io, contextlib, importlib
 import torch, torch.nn as nn, torch.nn.functional as F
-from equivalence import (Row, load, package, stub, import_author, randomise, maxdiff, synthetic_cfg, smooth_l1, dbl,
-                         default_gt, dp_state_dict)
+from equivalence import Row, load, package, stub, import_author, randomise, maxdiff, synthetic_cfg, smooth_l1, dp_state_dict
 
 NS = types.SimpleNamespace
 
@@ -770,6 +769,9 @@ def _lac_ours(ns, c, training=True):
     return LacGwcNet(synthetic_cfg('LacGwcNet', [{'log_prefix': 'disp', 'type': 'LacGwcLoss'}], base_config={'max_disp': c['D']}),
                      is_training=training)
 
+_LAC_ARGS = dict(struct_fea_c=4, fuse_mode='separate', affinity_settings={'win_w': 3, 'win_h': 3, 'dilation': [1, 2, 4, 8]},
+                 udc=True, refine='csr')   # their train.py / test_*.py settings (v1's too)
+
 def _lac_ref(ns, c):
     return Net(ns.rsh.PSMNet(maxdisp=c['D'], **_LAC_ARGS))
 
@@ -810,14 +812,11 @@ lacgwcnet = Row('lacgwcnet', 'OpenStereo v1 lacgwc (network and LacGwcLoss)', se
                 eval_ref=lambda m, x: {'disp_est': m(x)}, train_ours=_lac_train_ours, train_ref=None,
                 pieces=_lac_pieces, extra=_lac_extra, patches=lambda ns: (), tol={'train': 5e-3, 'grads': 5e-3})
 
-_LAC_ARGS = dict(struct_fea_c=4, fuse_mode='separate', affinity_settings={'win_w': 3, 'win_h': 3, 'dilation': [1, 2, 4, 8]},
-                 udc=True, refine='csr')   # their train.py / test_*.py settings (v1's too)
-
 def _lac_train_py(net): return {'net': dp_state_dict(net), 'optimizer': {}, 'epoch': 10}   # their train.py's layout
 
 def _lac_author_build(ns, c):
     "their network, BatchNorm randomised and the classif heads x40; saved as their released files are (a bare DataParallel state dict)"
-    if importlib.util.find_spec('cv2') is None: stub('cv2')   # loss_functions.py imports it for a data-augmentation helper only
+    _stub_missing('cv2')   # loss_functions.py imports it for a data-augmentation helper only
     (sh,) = import_author(ns.path, 'networks.stackhourglass')
     torch.manual_seed(0)
     theirs = _bn_modules(sh.PSMNet(maxdisp=c['D'], **_LAC_ARGS), torch.Generator().manual_seed(1), gain=40., head=r'^classif.*\.2\.weight$')
@@ -835,8 +834,9 @@ def _lac_author_check(ns, c, theirs, mine):
     theirs.train(); mine.train()
     loss1, loss2 = theirs(l, r, gt)
     total = 0.1 * loss1.mean() + loss2.mean(); total.backward()
-    res = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': (gt > 0) & (gt < D)})['training_disp']['disp']
-    lm, info = LacGwcLoss()(**res, disp_gt=gt, mask=(gt > 0) & (gt < D)); lm.backward()
+    mask = (gt > 0) & (gt < D)
+    res = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': mask})['training_disp']['disp']
+    lm, info = LacGwcLoss()(**res, disp_gt=gt, mask=mask); lm.backward()
     tp = dict(theirs.named_parameters())
     named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]
     return {'train loss1 (smooth-L1 sum) vs loss_l1': (info['scalar/train/loss_l1'], loss1),
