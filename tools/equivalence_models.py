@@ -473,11 +473,11 @@ def _cf_author_build(ns, c):
     return theirs, _cf_ours(ns, dict(D=192), training=False), 'model', lambda k: 'net.' + k
 
 def _cf_author_check(ns, c, theirs, mine):
-    """the three stages' eval estimates; at the small shape the nine training estimates too, and with their own
-    build_gwc_volume their network in float64 as the fp32 floor (CFNet's cascade is discontinuous, see the v1 row)"""
+    """the three stages' eval estimates; at the small shape the nine training estimates too; with their own
+    build_gwc_volume, their network in float64 as the fp32 floor (CFNet's cascade is discontinuous, see the v1 row)"""
     l, r, _ = _author_eval(c['H'], c['W'], seed=1, B=c['B'])
     small = c['H'] == 64
-    nets = [mine.net, theirs] + ([copy.deepcopy(theirs).double()] if small and not c['swap_gwc'] else [])
+    nets = [mine.net, theirs] + ([] if c['swap_gwc'] else [copy.deepcopy(theirs).double()])
     def outs(names, pick):
         with torch.no_grad(): o = [pick(n(l.to(dt), r.to(dt))) for n, dt in zip(nets, (torch.float32, torch.float32, torch.float64))]
         return {k: (v[0], v[1], maxdiff(v[1].double(), v[2]) if len(v) > 2 else None) for k, *v in zip(names, *o)}
