@@ -1,26 +1,30 @@
 """Equivalence checks: openstereo_nb's zoo models against OpenStereo v1's code and the authors' releases (CPU).
 
-Not a test (CI has no copy of the references). One table-driven tool: `tools/equivalence_models.py` holds ROWS, a row
-per (model, reference) pair — `gwcnet` is checked against OpenStereo v1, `gwcnet:author` against the authors' release —
-and this file the machinery they share. Get OpenStereo's v1 branch (github.com/XiandaGuo/OpenStereo, branch v1) and
+Not a test (CI has no copy of the references). One table-driven tool: a row per (model, reference) pair — `gwcnet` is
+checked against OpenStereo v1, `gwcnet:author` against the authors' release — in `tools/equivalence_models.py` (v1's
+first zoo: PSMNet … LacGwcNet) and `tools/equivalence_zoo2.py` (IGEV, STTR, AANet, GANet, RAFT-Stereo), and this file
+the machinery they share. Get OpenStereo's v1 branch (github.com/XiandaGuo/OpenStereo, branch v1) and
 point --ref at its `openstereo/` folder; the authors' checkouts are given as --author NAME=PATH (NAME as in the row's
 `author` field: `python tools/equivalence.py --list` shows them):
     python tools/equivalence.py --ref /path/to/OpenStereo-v1/openstereo --quick gwcnet msnet
     python tools/equivalence.py --author GwcNet=/path/to/GwcNet gwcnet:author
     python tools/equivalence.py --ref ... --author GwcNet=... --quick            # every row whose reference is given
+    python tools/equivalence.py --ref ... --author RAFT-Stereo=... igev sttr aanet ganet raftstereo:author
 It prints one table: row, case (variant and input shape), output compared, max abs diff ours vs reference, the
 reference's own fp32-vs-fp64 difference (the fp32 floor) where measured, the tolerance and pass/fail. Rows whose
 reference path is not given are listed as skipped. Only the reference's single files are loaded (with importlib, under
-stub packages), so nothing beyond torch is needed (CoEx: timm).
+stub packages), so nothing beyond torch is needed (CoEx, IGEV: timm; AANet: torchvision). The CoEx rows (`Row.timm`)
+want v1's timm 0.5.4: --timm DIR names a folder holding it, which those rows import instead of the installed timm.
 
 v1 rows (`compare_v1`): ours is built, `randomise`d (non-trivial BN statistics, sharpened cost heads) and its state
 dict loaded strictly into the reference (same keys, same order); then on seeded random inputs: the eval outputs, the
 training outputs, the loss, the gradients and BN running statistics after one training pass, and the reference in
 float64 for the floor. Author rows (`check_author`): the authors' network is built with random weights, saved the way
-their training script saves it, loaded with `load_checkpoint(strict=True)`, and the tensors and eval outputs compared.
-Adding a family: one `Row(...)` in equivalence_models.py plus its small functions (see that file's docstring).
-Not rows yet (scripts in tools/equivalence/, their helpers from here via _common.py): the authors' releases of CFNet,
-LacGwcNet, CoEx and FADNet (cfnet_author.py, lacgwcnet_author.py, coex_author.py, fadnet_author.py).
+their training script saves it, loaded with `load_checkpoint(strict=True)`, and the tensors and the outputs the row
+names compared (eval; some rows training outputs, losses, gradients, an fp32 floor too). What the references run only
+on CUDA (AANet's deformable convolution, GANet's SGA/LGA) is replaced by stand-ins for the rows' run (see their docs).
+Adding a family: one `Row(...)` in equivalence_models.py or equivalence_zoo2.py plus its small functions (see
+equivalence_models.py's docstring).
 The figures depend on the torch thread count (the order of the sums): each row runs with the count its figures were
 measured with (`Row.threads`), unless --threads is given."""
 import sys, types, importlib.util, time, argparse, copy, re, contextlib, dataclasses, os, tempfile, gc
@@ -44,22 +48,40 @@ def stub(name, **attrs):
     m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m
     return m
 
-def import_author(path, *modules):
-    "Import `modules` (e.g. 'models.gwcnet') from an author checkout; drops cached top-level packages of the same name first"
+def import_author(path, *modules, stubs=None):
+    """Import `modules` (e.g. 'models.gwcnet') from an author checkout; drops cached top-level packages of the same name
+    first, then puts `stubs` ({module name: stand-in}) in their place"""
     tops = {m.split('.')[0] for m in modules}
     for k in [k for k in sys.modules if k.split('.')[0] in tops]: del sys.modules[k]
+    sys.modules.update(stubs or {})
     sys.path.insert(0, path)
     try: return [importlib.import_module(m) for m in modules]
     finally: sys.path.remove(path)
 
 @contextlib.contextmanager
 def patched(*patches):
-    "Temporarily set attributes: patches are (object, name, value)"
-    old = [(o, n, getattr(o, n)) for o, n, _ in patches]
+    "Temporarily set attributes: patches are (object, name, value); a name the object lacked is removed again"
+    old = [(o, n, getattr(o, n, _MISSING)) for o, n, _ in patches]
     for o, n, v in patches: setattr(o, n, v)
     try: yield
     finally:
-        for o, n, v in reversed(old): setattr(o, n, v)
+        for o, n, v in reversed(old):
+            if v is _MISSING: delattr(o, n)
+            else: setattr(o, n, v)
+_MISSING = object()
+
+@contextlib.contextmanager
+def package_from(folder, name):
+    "While in force, `import name` (and its submodules) loads from `folder` (None: no change); the installed one comes back after"
+    if folder is None: yield; return
+    own = lambda k: k == name or k.startswith(name + '.')
+    saved = {k: sys.modules.pop(k) for k in [k for k in sys.modules if own(k)]}
+    sys.path.insert(0, folder)
+    try: yield
+    finally:
+        sys.path.remove(folder)
+        for k in [k for k in sys.modules if own(k)]: del sys.modules[k]
+        sys.modules.update(saved)
 
 # --- shared helpers -------------------------------------------------------------------------------------------------
 def randomise(model, seed, cost_gain=1.0, head=r'\.classif.*\.2\.weight$', generator=None):
@@ -100,14 +122,25 @@ def default_gt(g, B, H, W, D):
     gt = torch.rand(B, H, W, generator=g) * (D - 1)
     return gt, (gt > 0) & (gt < D)
 
+def randn_pair(g, B, H, W):
+    "the default input pair: standard normal images"
+    return {'ref_img': torch.randn(B, 3, H, W, generator=g), 'tgt_img': torch.randn(B, 3, H, W, generator=g)}
+
+def describe(t):
+    "the reference's spread (or its value, for a scalar), for a note"
+    t = t.detach().float()
+    return f'{t.item():.6g}' if t.numel() == 1 else f'std {t.std():.2f}'
+
 # --- the table's rows ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Row:
     """One (model, reference) pair. `setup(path)` loads the reference and returns a namespace `ns` the other functions
     get. v1 rows: `ours(ns, case)` and `reference(ns, case)` build the two models for a case (a dict: H, W, D (max_disp),
-    B, fp64 and the row's own keys such as the variant); `eval_ours/eval_ref(model, x)` and `train_ours/train_ref(model,
-    xt)` return {output name: tensor} (train: and the loss). Author rows: `author_check(ns, case)` returns
-    {output: (ours, theirs)}, with the generic part in `check_author`."""
+    B, fp64, backward (False: the training pass without gradients) and the row's own keys such as the variant);
+    `eval_ours/eval_ref(model, x)` and `train_ours/train_ref(model, xt)` return {output name: tensor} (train: and the
+    loss). Author rows: `ours(ns, case)` returns (their network, ours, checkpoint layout, key map) and
+    `author_check(ns, case, theirs, ours)` {output: (ours, theirs[, fp32 floor]) or a figure or a note}, with the
+    generic part in `check_author`."""
     name: str
     title: str                                   # what the reference is
     ref: str = 'v1'                              # 'v1' (--ref) or the --author NAME
@@ -120,7 +153,8 @@ class Row:
     eval_ref: Callable = None
     train_ours: Callable = None                  # -> ({name: tensor}, loss)
     train_ref: Callable = None
-    gt: Callable = default_gt
+    inputs: Callable = randn_pair                # inputs(g, B, H, W) -> {'ref_img', 'tgt_img'}
+    gt: Callable = default_gt                    # gt(g, B, H, W, D) -> (disp_gt, mask) or a dict of training inputs
     pieces: Optional[Callable] = None            # pieces(ns) -> {name: diff}: the shared building blocks alone
     extra: Optional[Callable] = None             # extra(ns, ctx) -> {name: diff} after the training pass
     author_check: Optional[Callable] = None
@@ -128,13 +162,14 @@ class Row:
     tol: dict = dataclasses.field(default_factory=dict)   # output-name regex -> tolerance (first match; default 1e-3)
     loss_diff: bool = True                       # compare the two losses (|ours - ref|)
     threads: int = 2                             # torch threads (the figures depend on it: the order of the sums)
+    timm: bool = False                           # imports the --timm folder's timm (v1's pin, 0.5.4), not the installed one
     def tolerance(self, out):
         for pat, t in self.tol.items():
             if re.search(pat, out): return t
         return 1e-3
 
 def case_name(c):
-    keys = [k for k in c if k not in ('H', 'W', 'D', 'B', 'fp64', 'seed')]
+    keys = [k for k in c if k not in ('H', 'W', 'D', 'B', 'fp64', 'seed', 'backward', 'floor', 'ti', 'vi')]   # shown elsewhere
     v = ' '.join(f'{c[k]}' if isinstance(c[k], str) else f'{k}={c[k]}' for k in keys)
     return (v + ' ' if v else '') + (f"{c.get('B', 1)}x{c['H']}x{c['W']}" if 'H' in c else '') + (f" D{c['D']}" if 'D' in c else '')
 
@@ -153,7 +188,7 @@ def compare_v1(row, ns, case, rec):
     cn = case_name(case)
     rec(cn, 'state-dict keys / params', None, note=f'{len(ks_r)} keys equal, in order; params {n_params(mine):,} / {n_params(ref):,}')
     g = torch.Generator().manual_seed(seed + 1)
-    x = {'ref_img': torch.randn(B, 3, H, W, generator=g), 'tgt_img': torch.randn(B, 3, H, W, generator=g)}
+    x = row.inputs(g, B, H, W)
     mine.eval(); ref.eval()
     t = time.time()
     with torch.no_grad():
@@ -161,32 +196,38 @@ def compare_v1(row, ns, case, rec):
         e64 = row.eval_ref(ref64.eval(), dbl(x)) if ref64 is not None else {}
     for k, v in em.items():
         rec(cn, f'eval {k}', maxdiff(v, er[k]), maxdiff(er[k].double(), e64[k]) if k in e64 else None,
-            note=f'ref std {er[k].float().std():.2f}')
+            note=f'ref {describe(er[k])}')
     del em, er, e64
     rec(cn, 'eval time', None, note=f'{time.time() - t:.1f}s')
-    gt, mask = row.gt(g, B, H, W, D)
-    xt = {**x, 'disp_gt': gt, 'mask': mask}
+    gt = row.gt(g, B, H, W, D)
+    xt = {**x, **(gt if isinstance(gt, dict) else dict(zip(('disp_gt', 'mask'), gt)))}
     t = time.time()
-    mine.train()
-    om, lm = row.train_ours(mine, xt); lm.backward()
+    bw = case.get('backward', True)
+    def train_pass(m, f, inputs):
+        m.train()
+        with torch.set_grad_enabled(bw):
+            o, l = f(m, inputs)
+            if bw: l.backward()
+        return o, l
+    om, lm = train_pass(mine, row.train_ours, xt)
     om = {k: v.detach() for k, v in om.items()}; lm = lm.item(); gc.collect()
-    ref.train()
-    orf, lr = row.train_ref(ref, xt); lr.backward()
+    orf, lr = train_pass(ref, row.train_ref, xt)
     pr = dict(ref.named_parameters())
     named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]
     o64, l64, g64 = {}, None, None
     if ref64 is not None:
-        o64, l64 = row.train_ref(ref64.train(), dbl(xt)); l64.backward()
+        o64, l64 = train_pass(ref64, row.train_ref, dbl(xt))
         p64 = dict(ref64.named_parameters())
-        g64 = max(maxdiff(pr[n].grad.double(), p64[n].grad) for n, _ in named)
+        g64 = max(maxdiff(pr[n].grad.double(), p64[n].grad) for n, _ in named) if bw else None
     for k, v in om.items():
         rec(cn, f'train {k}', maxdiff(v, orf[k]), maxdiff(orf[k].double(), o64[k]) if k in o64 else None)
     if row.loss_diff:
         rec(cn, 'train loss', abs(lm - lr.item()), abs(lr.item() - l64.item()) if l64 is not None else None,
             note=f'ours {lm:.6f} ref {lr.item():.6f}')
-    gd = max(maxdiff(p.grad, pr[n].grad) for n, p in named)
-    gmax = max(pr[n].grad.abs().max().item() for n, _ in named)
-    rec(cn, 'grads', gd, g64, note=f'largest |grad| {gmax:.3g}')
+    if bw:
+        gd = max(maxdiff(p.grad, pr[n].grad) for n, p in named)
+        gmax = max(pr[n].grad.abs().max().item() for n, _ in named)
+        rec(cn, 'grads', gd, g64, note=f'largest |grad| {gmax:.3g}')
     rsd = ref.state_dict()
     rec(cn, 'BN running stats', max(maxdiff(v.float(), rsd[k].float()) for k, v in mine.state_dict().items()))
     if row.extra is not None:
@@ -194,35 +235,45 @@ def compare_v1(row, ns, case, rec):
             rec(cn, k, v)
     rec(cn, 'train time', None, note=f'{time.time() - t:.1f}s')
 
-def save_author_checkpoint(theirs, path, layout):
-    """Save `theirs` the way the authors' training scripts do. layout 'model': {'epoch', 'model': the DataParallel state
-    dict, 'optimizer'}; 'model.module': the same with the unwrapped state dict; 'state_dict': PSMNet's {'epoch',
-    'state_dict': the DataParallel state dict, 'train_loss'}"""
-    model = nn.DataParallel(theirs)
-    if layout == 'state_dict':
-        torch.save({'epoch': 10, 'state_dict': {'module.' + k: v for k, v in theirs.state_dict().items()}, 'train_loss': 1.0}, path)
-        return
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.9, 0.999))
-    sd = model.module.state_dict() if layout == 'model.module' else model.state_dict()
-    torch.save({'epoch': 15, 'model': sd, 'optimizer': optimizer.state_dict()}, path)
+def dp_state_dict(net): return nn.DataParallel(net).state_dict()       # `module.` names, as saved from nn.DataParallel
+def adam_state(net): return torch.optim.Adam(net.parameters(), lr=0.001, betas=(0.9, 0.999)).state_dict()
 
-def check_author(row, ns, case, rec):
-    "their network with random weights -> their checkpoint file -> load_checkpoint(strict=True) -> every tensor, then the eval outputs"
+# what the authors' training scripts save: a layout's name, or a row's own function of their network
+LAYOUTS = {'model': lambda net: {'epoch': 15, 'model': dp_state_dict(net), 'optimizer': adam_state(net)},
+           'model.module': lambda net: {'epoch': 15, 'model': net.state_dict(), 'optimizer': adam_state(net)},
+           'state_dict': lambda net: {'epoch': 10, 'state_dict': {'module.' + k: v for k, v in net.state_dict().items()},
+                                      'train_loss': 1.0},                                             # PSMNet's
+           'bare': dp_state_dict}                                                     # a bare DataParallel state dict
+
+def load_author_checkpoint(theirs, mine, layout, keymap):
+    "`theirs` saved in `layout`, loaded into `mine` by load_checkpoint(strict=True); the largest difference of a loaded tensor"
     from openstereo_nb.callbacks.checkpoint import load_checkpoint
-    cn = case_name(case)
-    theirs, mine, layout, keymap = row.ours(ns, case)   # builds both (theirs first, seeded as the case says)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'checkpoint.ckpt')
-        save_author_checkpoint(theirs, path, layout)
+        torch.save((LAYOUTS[layout] if isinstance(layout, str) else layout)(theirs), path)
         load_checkpoint(mine, path, strict=True)
-    their_sd, our_sd = theirs.state_dict(), mine.state_dict()
-    worst = max(maxdiff(our_sd[keymap(k)].double(), v.double()) for k, v in their_sd.items())
-    rec(cn, 'loaded tensors', worst, note=f'{len(their_sd)} tensors in theirs, {len(our_sd)} in ours')
+    our_sd = mine.state_dict()
+    return max(maxdiff(our_sd[keymap(k)].double(), v.double()) for k, v in theirs.state_dict().items() if keymap(k) is not None)
+
+def check_author(row, ns, case, rec):
+    """their network with random weights -> their checkpoint file -> load_checkpoint(strict=True) -> every tensor, then
+    the outputs; a list of layouts: the first is loaded into ours, the others into copies of it (they must load too)"""
+    cn = case_name(case)
+    theirs, mine, layout, keymap = row.ours(ns, case)   # builds both (theirs first, seeded as the case says)
+    first, *more = layout if isinstance(layout, list) else [layout]
+    blank = copy.deepcopy(mine) if more else None
+    rec(cn, 'loaded tensors', load_author_checkpoint(theirs, mine, first, keymap),
+        note=f'{len(theirs.state_dict())} tensors in theirs, {len(mine.state_dict())} in ours')
+    for lay in more:
+        rec(cn, f'loaded tensors, layout {lay if isinstance(lay, str) else lay.__name__}',
+            load_author_checkpoint(theirs, copy.deepcopy(blank), lay, keymap))
     theirs.eval(); mine.eval()
     t = time.time()
-    for k, (a, b) in row.author_check(ns, case, theirs, mine).items():
-        rec(cn, k, maxdiff(a, b), note=f'theirs std {b.float().std():.1f}')
-    rec(cn, 'eval time', None, note=f'{time.time() - t:.1f}s')
+    for k, v in row.author_check(ns, case, theirs, mine).items():
+        if isinstance(v, str): rec(cn, k, None, note=v)            # a note
+        elif not isinstance(v, tuple): rec(cn, k, v)               # a figure
+        else: rec(cn, k, maxdiff(v[0], v[1]), *v[2:], note=f'theirs {describe(v[1])}')   # (ours, theirs[, floor])
+    rec(cn, 'outputs time', None, note=f'{time.time() - t:.1f}s')
 
 # --- the command ---------------------------------------------------------------------------------------------------
 def main(argv=None):
@@ -232,18 +283,19 @@ def main(argv=None):
     p.add_argument('--author', action='append', default=[], metavar='NAME=PATH', help="an authors' checkout, for the rows whose reference is NAME")
     p.add_argument('--quick', action='store_true', help='only the small shapes')
     p.add_argument('--large-only', action='store_true', help='only the shapes --quick leaves out (no pieces)')
-    p.add_argument('--timm', help='a folder holding timm (CoEx rows), put on sys.path')
+    p.add_argument('--timm', help="a folder holding timm 0.5.4, v1's pin: the rows marked `timm` (CoEx) import it, the others the installed one")
     p.add_argument('--threads', type=int, help="torch threads (default: the row's, as the figures were measured)")
     p.add_argument('--list', action='store_true', help='list the rows and exit')
     p.add_argument('--csv', help='also write the table here')
     args = p.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    if args.timm: sys.path.insert(0, args.timm)
-    from equivalence_models import ROWS
+    from equivalence_models import ROWS as V1_ZOO
+    from equivalence_zoo2 import ROWS as ZOO2
+    ROWS = V1_ZOO + ZOO2   # every row: v1's first zoo and its authors' releases, then the later models
     import pandas as pd
     rows = {r.name: r for r in ROWS}
     if args.list:
-        for r in ROWS: print(f'{r.name:22s} {"--ref" if r.ref == "v1" else "--author " + r.ref + "=PATH":32s} {r.title}')
+        for r in ROWS: print(f'{r.name:22s} {"--ref" if r.ref == "v1" else "--author " + r.ref + "=PATH":36s} {r.title}')
         return
     want = []
     for a in args.rows or list(rows):
@@ -268,14 +320,15 @@ def main(argv=None):
             continue
         t = time.time()
         torch.set_num_threads(args.threads or row.threads)
-        ns = row.setup(path)
-        with patched(*row.patches(ns)):
-            if row.pieces is not None and not row.author_check and not args.large_only:
-                for k, v in row.pieces(ns).items(): rec('pieces', k, v)
-            cases = row.cases(args.quick)
-            if args.large_only: cases = [c for c in row.cases(False) if c not in row.cases(True)]
-            for case in cases:
-                (check_author if row.author_check else compare_v1)(row, ns, case, rec)
+        with package_from(args.timm if row.timm else None, 'timm'):
+            ns = row.setup(path)
+            with patched(*row.patches(ns)):
+                if row.pieces is not None and not row.author_check and not args.large_only:
+                    for k, v in row.pieces(ns).items(): rec('pieces', k, v)
+                cases = row.cases(args.quick)
+                if args.large_only: cases = [c for c in row.cases(False) if c not in row.cases(True)]
+                for case in cases:
+                    (check_author if row.author_check else compare_v1)(row, ns, case, rec)
         rec('', 'total time', None, note=f'{time.time() - t:.0f}s')
     df = pd.DataFrame(results)
     for c in ('max_abs_diff', 'fp32_floor', 'tol'): df[c] = pd.to_numeric(df[c]).astype(float)

@@ -1,4 +1,6 @@
-"""The rows of tools/equivalence.py: one `Row` per (model, reference) pair, and the few functions each needs.
+"""The rows of tools/equivalence.py for v1's first zoo (PSMNet, GwcNet, MSNet, CasStereoNet, CFNet, CoEx, FADNet,
+LacGwcNet; tools/equivalence_zoo2.py has the later models): one `Row` per (model, reference) pair, and the few
+functions each needs.
 
 Adding a family (say IGEV against v1): a `setup(path)` that loads the reference's files with `load` / `package` /
 `stub` and returns a namespace, `ours(ns, case)` and `reference(ns, case)` building the two models, the eval/train
@@ -10,17 +12,27 @@ output extractors (what to compare, by name) and the loss, then one entry in ROW
         randomise=_gain(10.), eval_ours=_inference, eval_ref=lambda m, x: {'disp_est': m(x)[-1]},
         train_ours=_train_ests(_IGEV_LOSS), train_ref=lambda m, xt: _ests_loss(m.net(xt['ref_img'], xt['tgt_img']), _IGEV_LOSS, xt))
 
-An author row sets ref='NAME' (given as --author NAME=PATH), `ours` returns (their network, ours, checkpoint layout,
-key map) and `author_check` the outputs to compare. The draw order of the random numbers is the one of the old
-per-model scripts (tools/equivalence/<model>.py), so the figures are theirs."""
-import sys, types, copy
+(zoo2's `igev` row is the real one.) Where a function needs the reference's namespace, `_bind` makes it at setup. An
+author row sets ref='NAME' (given as --author NAME=PATH), `ours` returns (their network, ours, checkpoint layout or
+layouts, key map) and `author_check` the outputs to compare. The draw order of the random numbers is the one of the
+old per-model scripts (tools/equivalence/<model>.py, now gone), so the figures are theirs."""
+import sys, types, copy, re, io, contextlib, importlib
 import torch, torch.nn as nn, torch.nn.functional as F
-from equivalence import (Row, load, package, stub, import_author, randomise, maxdiff, synthetic_cfg, smooth_l1, dbl,
-                         default_gt)
+from equivalence import Row, load, package, stub, import_author, randomise, maxdiff, synthetic_cfg, smooth_l1, dp_state_dict
 
 NS = types.SimpleNamespace
 
 # --- small shared pieces ----------------------------------------------------------------------------------------------
+def _bind(row, **makers):
+    "a row's functions that need the reference's namespace (field=make(ns)): made from it when the row's setup runs"
+    setup = row.setup
+    def bound(path):
+        ns = setup(path)
+        for field, make in makers.items(): setattr(row, field, make(ns))
+        return ns
+    row.setup = bound
+    return row
+
 def _gain(gain, head=r'\.classif.*\.2\.weight$'):
     return lambda model, seed, case: randomise(model, seed, gain, head=head)
 
@@ -67,9 +79,58 @@ def _same_init(ours, ref, seed=3):
     rsd = r.state_dict()
     return max(maxdiff(v.float(), rsd[k].float()) for k, v in mine.state_dict().items())
 
-def _author_eval(H, W, seed=2):
+def _author_eval(H, W, seed=2, B=1):
+    "a random pair for an author row, and the generator that drew it (for what the row draws next)"
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(1, 3, H, W, generator=g), torch.randn(1, 3, H, W, generator=g)
+    return torch.randn(B, 3, H, W, generator=g), torch.randn(B, 3, H, W, generator=g), g
+
+def _bn_modules(net, g, var=(1., .5), affine=(1., .5), gain=1., head=None):
+    """The old author scripts' randomisation, module by module: BatchNorm statistics (running_var uniform in
+    [var[1], var[1] + var[0])) and affine parameters (weight likewise with `affine`), then the parameters named like
+    `head` times `gain`"""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) * var[0] + var[1])
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) * affine[0] + affine[1])
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+        for n, p in net.named_parameters():
+            if head is not None and re.search(head, n): p.mul_(gain)
+    return net
+
+class Holder(nn.Module):
+    "modules as named attributes (an author's wrapper, e.g. a Lightning module holding the network as `stereo`)"
+    def __init__(self, **mods):
+        super().__init__()
+        for k, m in mods.items(): setattr(self, k, m)
+
+def v1_base_model(stages=(), loss=False):
+    """A minimal v1 BaseModel: stores the config, calls build_network (and build_loss_fn with `loss`); a stage config is
+    built by its `type` from its module in `stages` (backbone, cost processor, disp processor)"""
+    class V1BaseModel(nn.Module):
+        def __init__(self, cfg):
+            super().__init__()
+            self.cfg, self.model_cfg = cfg, cfg['model_cfg']
+            self.model_name, self.max_disp = self.model_cfg['model'], self.model_cfg['base_config']['max_disp']
+            self.build_network()
+            if loss: self.build_loss_fn()
+        def _make(self, i, cfg): return getattr(stages[i], cfg['type'])(**{k: v for k, v in cfg.items() if k != 'type'})
+        def build_backbone(self, c): return self._make(0, c)
+        def build_cost_processor(self, c): return self._make(1, c)
+        def build_disp_processor(self, c): return self._make(2, c)
+    return V1BaseModel
+
+_CUDA_NOOP = ((torch.Tensor, 'cuda', lambda self, *a, **k: self), (nn.Module, 'cuda', lambda self, *a, **k: self))
+_GET_DEVICE = ((torch.Tensor, 'get_device', lambda self: self.device),)   # their get_device() is -1 on the CPU
+
+def _zeros_gt(above, zero_frac):
+    "ground truth up to `above` px past max_disp, its first 1/`zero_frac` columns 0 (invalid pixels the pooling sees)"
+    def gt_fn(g, B, H, W, D):
+        gt = torch.rand(B, H, W, generator=g) * (D + above)
+        gt[:, :, : W // zero_frac] = 0
+        return gt, (gt > 0) & (gt < D)
+    return gt_fn
 
 # === PSMNet ==============================================================================================================
 def _psm_cfg(D):
@@ -125,13 +186,8 @@ def _psm_author_build(ns, c):
     (sh,) = import_author(ns.path, 'models.stackhourglass')
     torch.manual_seed(0)
     theirs = sh.PSMNet(192)
-    g = ns.g = torch.Generator().manual_seed(1)   # their own BN randomisation (the old psmnet_author.py's draws)
-    with torch.no_grad():
-        for m in theirs.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5); m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+    ns.g = torch.Generator().manual_seed(1)
+    _bn_modules(theirs, ns.g)   # the old psmnet_author.py's draws
     cfg = _psm_cfg(192)
     return theirs, PSMNet(cfg, is_training=False), 'state_dict', author_to_openstereo
 
@@ -199,7 +255,7 @@ def _author_net_build(mod, cls, make_ours, keymap, layout='model', gain=40., hea
     return build
 
 def _author_disp(c, theirs, mine, their_out=lambda o: o[0]):
-    left, right = _author_eval(c['H'], c['W'])
+    left, right, _ = _author_eval(c['H'], c['W'])
     with torch.no_grad():
         return {'eval disp': (mine({'ref_img': left, 'tgt_img': right})['inference_disp']['disp_est'], their_out(theirs(left, right)))}
 
@@ -317,7 +373,7 @@ _CAS_ARGS = dict(maxdisp=192, ndisps=[48, 24], disp_interval_pixel=[4.0, 1.0], c
                  grad_method='detach', using_ns=True, ns_size=3)   # their main.py's constructor call, with their scripts' flags
 
 def _cas_author_check(ns, c, theirs, mine):
-    left, right = _author_eval(c['H'], c['W'])
+    left, right, _ = _author_eval(c['H'], c['W'])
     with torch.no_grad():
         rt, rm = theirs(left, right), mine.net(left, right)
         dm = mine({'ref_img': left, 'tgt_img': right})['inference_disp']['disp_est']
@@ -351,11 +407,11 @@ def _cf_setup(ref):
     rc = load('ref_cfnet.cfnet', f'{r}/cfnet.py')
     return NS(rs=rs, rc=rc, v1_gwc=rc.build_gwc_volume)
 
-def _cf_ours(ns, c):
+def _cf_ours(ns, c, training=True):
     from openstereo_nb.modeling.models.cfnet import CFNet
     return CFNet(synthetic_cfg('CFNet', [{'log_prefix': 'disp', 'type': 'Weighted_Smooth_l1_Loss', 'weights': _CF_W}],
                                replace_mish=c.get('relu', False), find_unused_parameters=True,
-                               base_config={'max_disp': c['D']}), is_training=True)
+                               base_config={'max_disp': c['D']}), is_training=training)
 
 def _cf_ref(ns, c):
     # with `swap_gwc`, v1's per-disparity loop build_gwc_volume is replaced by the shared vectorised gwc_volume (equal up
@@ -402,9 +458,41 @@ cfnet = Row('cfnet', 'OpenStereo v1 cfnet', setup=_cf_setup, cases=_cf_cases, ou
             randomise=_cf_randomise, eval_ours=_cf_eval_ours, eval_ref=_cf_eval_ref,
             train_ours=_train_ests(smooth_l1(_CF_W)),
             train_ref=_ref_ests(lambda m, xt: m.net(xt['ref_img'], xt['tgt_img']), smooth_l1(_CF_W)),
-            pieces=_cf_pieces, patches=lambda ns: ((torch.Tensor, 'get_device', lambda self: self.device),),
+            pieces=_cf_pieces, patches=lambda ns: _GET_DEVICE,
             # v1's loop gwc volume sums in another order: a few pixels whose uncertainty range flips differ (see the notebook)
             tol={'eval': 1., 'train': 1., 'grads': 1., 'loss': 1e-3})
+
+def _cf_author_build(ns, c):
+    "their main.py's CFNet(192) (their Mish prints a line per instance), randomised as in the v1 row"
+    from openstereo_nb.modeling.layers import gwc_volume
+    with contextlib.redirect_stdout(io.StringIO()):
+        (ac,) = import_author(ns.path, 'models.cfnet')
+        ac.build_gwc_volume = gwc_volume if c['swap_gwc'] else ac.build_gwc_volume
+        torch.manual_seed(0)
+        theirs = _cf_randomise(Net(ac.CFNet(192)), 0, c).net
+    return theirs, _cf_ours(ns, dict(D=192), training=False), 'model', lambda k: 'net.' + k
+
+def _cf_author_check(ns, c, theirs, mine):
+    """the three stages' eval estimates; at the small shape the nine training estimates too; with their own
+    build_gwc_volume, their network in float64 as the fp32 floor (CFNet's cascade is discontinuous, see the v1 row)"""
+    l, r, _ = _author_eval(c['H'], c['W'], seed=1, B=c['B'])
+    small = c['H'] == 64
+    nets = [mine.net, theirs] + ([] if c['swap_gwc'] else [copy.deepcopy(theirs).double()])
+    def outs(names, pick):
+        with torch.no_grad(): o = [pick(n(l.to(dt), r.to(dt))) for n, dt in zip(nets, (torch.float32, torch.float32, torch.float64))]
+        return {k: (v[0], v[1], maxdiff(v[1].double(), v[2]) if len(v) > 2 else None) for k, *v in zip(names, *o)}
+    out = outs(['eval disp_est (1/2 stage)', 'eval 1/4 stage', 'eval 1/8 stage'], lambda o: [s[0] for s in o[:3]])
+    out['eval pixels > 1e-4 apart'] = f'{100 * ((out["eval disp_est (1/2 stage)"][0] - out["eval disp_est (1/2 stage)"][1]).abs() > 1e-4).float().mean():.2f}%'
+    if small:
+        for n in nets: n.train()
+        out.update(outs([f'train d{i}' for i in range(9)], list))
+    return out
+
+cfnet_author = Row('cfnet:author', 'gallenszl/CFNet CFNet(192)', ref='CFNet', setup=lambda path: NS(path=path),
+                   # their build_gwc_volume as is, and replaced by the shared gwc_volume (see the v1 row)
+                   cases=lambda quick: [dict(swap_gwc=s, **x) for x in [dict(H=64, W=128, B=2)] + ([] if quick else [dict(H=256, W=512, B=1)])
+                                        for s in (False, True)],
+                   ours=_cf_author_build, author_check=_cf_author_check, patches=lambda ns: _GET_DEVICE, tol=cfnet.tol)
 
 # === CoEx ===============================================================================================================
 def _coex_cfg(D):
@@ -482,7 +570,57 @@ coex = Row('coex', 'OpenStereo v1 CoEx stages', setup=_coex_setup,
            ours=_coex_ours, reference=_coex_ref,
            randomise=_gain(10., r'^CostProcessor\.cost_agg\.conv_up\.0\.conv\.weight$'), eval_ours=_inference, eval_ref=_inference,
            train_ours=_coex_train, train_ref=lambda m, xt: _coex_train(m, xt, ours=False), pieces=_coex_pieces,
-           tol={'train': 5e-3, 'grads': 5e-3})
+           tol={'train': 5e-3, 'grads': 5e-3}, timm=True)
+
+def _stub_missing(name, **attrs):
+    "a stand-in for a module that is not installed (their drawing helpers' imports)"
+    try: importlib.import_module(name)
+    except ImportError: stub(name, **attrs)
+
+def _coex_author_setup(path):
+    import yaml
+    _stub_missing('cv2'); _stub_missing('skimage'); _stub_missing('skimage.segmentation', mark_boundaries=None)
+    S = f'{path}/models/stereo'
+    for p, d in (('acoex', S), ('acoex.submodules', f'{S}/submodules'), ('acoex.submodules.spixel_utils', f'{S}/submodules/spixel_utils')):
+        package(p, d)   # bare packages: their __init__s are not run
+    def cfg():   # their configs/stereo/cfg_coex.yaml + configs/backbone.yaml, backbone from scratch (nothing downloads)
+        cfg = yaml.safe_load(open(f'{path}/configs/stereo/cfg_coex.yaml'))['model']['stereo']
+        cfg['backbone'].update(yaml.safe_load(open(f'{path}/configs/backbone.yaml')))
+        cfg['backbone']['from_scratch'] = True
+        return cfg
+    return NS(acoex=load('acoex.CoEx', f'{S}/CoEx.py'), cfg=cfg)
+
+def _lightning(net):   # their PyTorch Lightning checkpoint
+    return {'epoch': 9, 'global_step': 1000, 'pytorch-lightning_version': '1.6.5', 'state_dict': net.state_dict(),
+            'optimizer_states': [], 'lr_schedulers': []}
+
+def _coex_author_build(ns, c):
+    "their network as their LightningModule holds it (`stereo`), randomised, the last 3D transposed conv x10"
+    from openstereo_nb.modeling.models.coex import CoExNet, coex_author_to_openstereo
+    torch.manual_seed(0)
+    theirs = _bn_modules(Holder(stereo=ns.acoex.CoEx(ns.cfg())), torch.Generator().manual_seed(0), var=(1.5, .5), affine=(.8, .6),
+                         gain=10., head=r'^stereo\.cost_agg\.conv_up\.0\.conv\.weight$')
+    return theirs, CoExNet(_coex_cfg(192), is_training=False), _lightning, coex_author_to_openstereo
+
+def _coex_author_check(ns, c, theirs, mine):
+    """eval, and the training-path estimates with BatchNorm frozen (their training batches left and right together, so
+    the batch statistics are shared between the views there and separate in v1 and ours)"""
+    B, H, W = c['B'], c['H'], c['W']
+    l, r, g = _author_eval(H, W, seed=B, B=B)
+    with torch.no_grad(): dt, do = theirs.stereo(l, r)[0], mine({'ref_img': l, 'tgt_img': r})['inference_disp']['disp_est']
+    mine.train()
+    for m in mine.modules():
+        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)): m.eval()
+    gt = torch.rand(B, H, W, generator=g) * 191
+    with torch.no_grad():
+        t1, t4, _ = theirs.stereo(l, r, training=True)
+        t4 = F.interpolate(t4.unsqueeze(1), size=(H, W), mode='bilinear').squeeze(1)   # as their training_step
+        o1, o4 = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': gt > 0})['training_disp']['disp']['disp_ests']
+    return {'eval disp': (do, dt), 'train full-res (BN frozen)': (o1, t1), 'train 1/4 upsampled (BN frozen)': (o4, t4)}
+
+coex_author = Row('coex:author', 'antabangun/coex CoEx (cfg_coex.yaml)', ref='coex', setup=_coex_author_setup,
+                  cases=lambda quick: ([] if quick else [dict(H=256, W=512, B=1)]) + [dict(H=64, W=128, B=2)],
+                  ours=_coex_author_build, author_check=_coex_author_check, timm=True)
 
 # === FADNet =============================================================================================================
 _FAD_WEIGHTS = [[0.32, 0.16, 0.08, 0.04, 0.02, 0.01, 0.005], [0.6, 0.32, 0.08, 0.04, 0.02, 0.01, 0.005],
@@ -508,19 +646,7 @@ def _fad_setup(ref):
     rc = load('ref_fad_cost', f'{ref}/modeling/cost_processor/fadnet.py')
     rd = load('ref_fad_disp', f'{ref}/modeling/disp_processor/fadnet.py')
     stub('base_trainer', BaseTrainer=object); stub('modeling.common.lamb', Lamb=None)
-
-    class V1BaseModel(nn.Module):
-        def __init__(self, cfg):
-            super().__init__()
-            self.cfg, self.model_cfg = cfg, cfg['model_cfg']
-            self.model_name, self.max_disp = self.model_cfg['model'], self.model_cfg['base_config']['max_disp']
-            self.build_network()
-        @staticmethod
-        def _make(mod, cfg): return getattr(mod, cfg['type'])(**{k: v for k, v in cfg.items() if k != 'type'})
-        def build_backbone(self, c): return self._make(rb, c)
-        def build_cost_processor(self, c): return self._make(rc, c)
-        def build_disp_processor(self, c): return self._make(rd, c)
-    stub('modeling.base_model', BaseModel=V1BaseModel)
+    stub('modeling.base_model', BaseModel=v1_base_model((rb, rc, rd)))
     rmodel = load('ref_fad_model', f'{ref}/modeling/models/fadnet/model.py')
     package('ref_losses', f'{ref}/modeling/losses')
     load('ref_losses.base', f'{ref}/modeling/losses/base.py')
@@ -529,11 +655,6 @@ def _fad_setup(ref):
 def _fad_ours(ns, c):
     from openstereo_nb.modeling.models.fadnet import FADNet
     return FADNet(_fad_cfg(c['D']), is_training=True)
-
-def _fad_gt(g, B, H, W, D):
-    gt = torch.rand(B, H, W, generator=g) * (D + 20)   # some pixels above max_disp
-    gt[:, :, : W // 8] = 0                              # and invalid (zero) pixels mixed into the pooling
-    return gt, (gt > 0) & (gt < D)
 
 def _fad_outputs(o, squeeze):
     return {f'{k}[{i}]': (e.squeeze(1) if squeeze else e) for k in _FAD_KEYS for i, e in enumerate(o[k]['disp_ests'])}
@@ -591,9 +712,47 @@ fadnet = Row('fadnet', 'OpenStereo v1 FADNet model and MultiScaleLoss', setup=_f
              ours=_fad_ours, reference=lambda ns, c: ns.rmodel.FADNet(_fad_cfg(c['D'])),
              randomise=lambda m, seed, c: randomise(m, seed, head=None),
              eval_ours=_inference, eval_ref=lambda m, x: {'disp_est': m(dict(x))['inference_disp']['disp_est']},
-             train_ours=_fad_train_ours, train_ref=None, gt=_fad_gt, pieces=_fad_pieces, extra=_fad_extra,
-             patches=lambda ns: ((torch.Tensor, 'cuda', lambda self, *a, **k: self), (nn.Module, 'cuda', lambda self, *a, **k: self)),
+             train_ours=_fad_train_ours, train_ref=None, gt=_zeros_gt(20, 8), pieces=_fad_pieces, extra=_fad_extra,
+             patches=lambda ns: _CUDA_NOOP,
              tol={'train': 5e-3, 'grads': 5e-3})
+
+def _fad_author_setup(path):
+    "their networks/{submodules,DispNetC,DispNetRes,FADNet}.py under a bare package (its __init__ imports every network)"
+    if not hasattr(nn.init, 'kaiming_normal'): nn.init.kaiming_normal = nn.init.kaiming_normal_   # their deprecated alias
+    package('networks', f'{path}/networks')
+    for m in ('submodules', 'DispNetC', 'DispNetRes'): load(f'networks.{m}', f'{path}/networks/{m}.py')
+    return NS(fad=load('networks.FADNet', f'{path}/networks/FADNet.py'))
+
+def _fad_main_py(net):   # their main.py's checkpoint
+    return {'round': 1, 'epoch': 1, 'arch': 'dispnet', 'state_dict': dp_state_dict(net), 'best_EPE': 0.0}
+
+def _fad_author_build(ns, c):
+    from openstereo_nb.modeling.models.fadnet import FADNet, _AUTHOR_PREFIXES
+    torch.manual_seed(0)
+    theirs = ns.fad.FADNet(resBlock=True, maxdisp=192, input_channel=3, encoder_ratio=16, decoder_ratio=16)
+    ns.g = torch.Generator().manual_seed(0)   # their BatchNorm randomised, then the inputs drawn
+    _bn_modules(theirs, ns.g, var=(1.5, .5), affine=(.8, .6))
+    return theirs, FADNet(_fad_cfg(192), is_training=False), _fad_main_py, \
+        lambda k: next((v + k[len(p):] for p, v in _AUTHOR_PREFIXES.items() if k.startswith(p)), k)
+
+def _fad_author_check(ns, c, theirs, mine):
+    "eval, and in training mode the seven maps of DispNet-C and of DispNetRes"
+    H, W = c['H'], c['W']
+    x = torch.randn(1, 3, H, W, generator=ns.g), torch.randn(1, 3, H, W, generator=ns.g)
+    with torch.no_grad():
+        _, r_final = theirs(torch.cat(x, 1))
+        out = {'eval disp': (mine({'ref_img': x[0], 'tgt_img': x[1]})['inference_disp']['disp_est'], r_final.squeeze(1))}
+    theirs.train(); mine.train()
+    gt = torch.rand(1, H, W, generator=ns.g) * 192
+    with torch.no_grad():
+        flows = dict(zip(_FAD_KEYS, theirs(torch.cat(x, 1))))
+        o = mine({'ref_img': x[0], 'tgt_img': x[1], 'disp_gt': gt, 'mask': gt > 0})['training_disp']
+    out.update({f'train {k}[{i}]': (a, b.squeeze(1)) for k in _FAD_KEYS for i, (a, b) in enumerate(zip(o[k]['disp_ests'], flows[k]))})
+    return out
+
+fadnet_author = Row('fadnet:author', 'HKBU-HPML/FADNet (branch fadnet-pp) FADNet', ref='FADNet', setup=_fad_author_setup,
+                    cases=lambda quick: [dict(H=64, W=256)] + ([] if quick else [dict(H=256, W=512)]),   # not 64x128: BatchNorm over its 1x2 maps at 1/64
+                    ours=_fad_author_build, author_check=_fad_author_check, patches=lambda ns: _CUDA_NOOP)
 
 # === LacGwcNet ==========================================================================================================
 def _lac_setup(ref):
@@ -605,14 +764,16 @@ def _lac_setup(ref):
     return NS(rmodel=load('ref_lac.model', f'{r}/model.py'), rsh=sys.modules['ref_lac.stackhourglass'],
               AF=sys.modules['ref_lac.affinity_feature'].AffinityFeature, GV=sys.modules['ref_lac.deformable_refine'].GetValueV2)
 
-def _lac_ours(ns, c):
+def _lac_ours(ns, c, training=True):
     from openstereo_nb.modeling.models.lacgwcnet import LacGwcNet
     return LacGwcNet(synthetic_cfg('LacGwcNet', [{'log_prefix': 'disp', 'type': 'LacGwcLoss'}], base_config={'max_disp': c['D']}),
-                     is_training=True)
+                     is_training=training)
+
+_LAC_ARGS = dict(struct_fea_c=4, fuse_mode='separate', affinity_settings={'win_w': 3, 'win_h': 3, 'dilation': [1, 2, 4, 8]},
+                 udc=True, refine='csr')   # their train.py / test_*.py settings (v1's too)
 
 def _lac_ref(ns, c):
-    return Net(ns.rsh.PSMNet(maxdisp=c['D'], struct_fea_c=4, fuse_mode='separate',
-                             affinity_settings={'win_w': 3, 'win_h': 3, 'dilation': [1, 2, 4, 8]}, udc=True, refine='csr'))
+    return Net(ns.rsh.PSMNet(maxdisp=c['D'], **_LAC_ARGS))
 
 _LAC_OUT = ['pred1', 'pred2', 'pred3', 'dist1', 'dist2', 'dist3', 'dist4', 'refined']
 def _lac_train_ours(m, xt):
@@ -651,15 +812,45 @@ lacgwcnet = Row('lacgwcnet', 'OpenStereo v1 lacgwc (network and LacGwcLoss)', se
                 eval_ref=lambda m, x: {'disp_est': m(x)}, train_ours=_lac_train_ours, train_ref=None,
                 pieces=_lac_pieces, extra=_lac_extra, patches=lambda ns: (), tol={'train': 5e-3, 'grads': 5e-3})
 
-def _bind(row, make):
-    "a row whose `train_ref` needs the reference's namespace: built from it when the row's setup runs"
-    setup = row.setup
-    def bound(path):
-        ns = setup(path)
-        row.train_ref = make(ns)
-        return ns
-    row.setup = bound
-_bind(fadnet, _fad_train_ref)
-_bind(lacgwcnet, _lac_train_ref)
+def _lac_train_py(net): return {'net': dp_state_dict(net), 'optimizer': {}, 'epoch': 10}   # their train.py's layout
 
-ROWS = [psmnet, psmnet_author, gwcnet, gwcnet_author, msnet, msnet_author, casnet, casnet_author, cfnet, coex, fadnet, lacgwcnet]
+def _lac_author_build(ns, c):
+    "their network, BatchNorm randomised and the classif heads x40; saved as their released files are (a bare DataParallel state dict)"
+    _stub_missing('cv2')   # loss_functions.py imports it for a data-augmentation helper only
+    (sh,) = import_author(ns.path, 'networks.stackhourglass')
+    torch.manual_seed(0)
+    theirs = _bn_modules(sh.PSMNet(maxdisp=c['D'], **_LAC_ARGS), torch.Generator().manual_seed(1), gain=40., head=r'^classif.*\.2\.weight$')
+    return theirs, _lac_ours(ns, c, training=c['mode'] == 'train'), ['bare', _lac_train_py], lambda k: 'net.' + k
+
+def _lac_author_check(ns, c, theirs, mine):
+    "eval: their refined disparity; train: their loss terms (their forward returns loss1, loss2; train.py minimises 0.1 loss1 + loss2) and the gradients"
+    from openstereo_nb.modeling.models.lacgwcnet import LacGwcLoss
+    B, H, W, D = c['B'], c['H'], c['W'], c['D']
+    l, r, g = _author_eval(H, W, seed=2, B=B)
+    gt = torch.rand(B, H, W, generator=g) * (D - 1)
+    if c['mode'] == 'eval':
+        with torch.no_grad():
+            return {'eval disp': (mine({'ref_img': l, 'tgt_img': r})['inference_disp']['disp_est'], theirs(l, r, gt))}
+    theirs.train(); mine.train()
+    loss1, loss2 = theirs(l, r, gt)
+    total = 0.1 * loss1.mean() + loss2.mean(); total.backward()
+    mask = (gt > 0) & (gt < D)
+    res = mine({'ref_img': l, 'tgt_img': r, 'disp_gt': gt, 'mask': mask})['training_disp']['disp']
+    lm, info = LacGwcLoss()(**res, disp_gt=gt, mask=mask); lm.backward()
+    tp = dict(theirs.named_parameters())
+    named = [(n, p) for n, p in mine.named_parameters() if p.grad is not None]
+    return {'train loss1 (smooth-L1 sum) vs loss_l1': (info['scalar/train/loss_l1'], loss1),
+            'train loss2 (CE sum) vs loss_ce': (info['scalar/train/loss_ce'], loss2), 'train 0.1 loss1 + loss2': (lm, total),
+            'grads': (torch.cat([p.grad.flatten() for _, p in named]), torch.cat([tp[n[len('net.'):]].grad.flatten() for n, _ in named]))}
+
+lacgwcnet_author = Row('lacgwcnet:author', 'SpadeLiu/Lac-GwcNet networks/stackhourglass PSMNet', ref='Lac-GwcNet',
+                       setup=lambda path: NS(path=path),
+                       cases=lambda quick: [dict(mode=m, H=64, W=128, D=48, B=2) for m in ('eval', 'train')]
+                             + ([] if quick else [dict(mode='eval', H=256, W=512, D=192, B=1)]),
+                       ours=_lac_author_build, author_check=_lac_author_check, patches=lambda ns: _CUDA_NOOP)
+
+_bind(fadnet, train_ref=_fad_train_ref)
+_bind(lacgwcnet, train_ref=_lac_train_ref)
+
+ROWS = [psmnet, psmnet_author, gwcnet, gwcnet_author, msnet, msnet_author, casnet, casnet_author, cfnet, cfnet_author, coex,
+        coex_author, fadnet, fadnet_author, lacgwcnet, lacgwcnet_author]
