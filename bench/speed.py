@@ -41,8 +41,8 @@ def matmul_peak(dev, n=2048, repeats=5)->float:
 
 def _row(name):
     "The equivalence row of `name` (its v1 reference builders)"
-    from equivalence_models import ROWS
-    rows = {r.name: r for r in ROWS}
+    from equivalence import all_rows
+    rows = {r.name: r for r in all_rows()}
     if name not in rows: raise SystemExit(f"no equivalence row {name!r}; rows: {', '.join(rows)}")
     return rows[name]
 
@@ -94,8 +94,9 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
                 for _ in range(repeats):
                     _sync(dev); t = time.perf_counter(); run(); _sync(dev); ts.append(time.perf_counter() - t)
         else:
-            gt, mask = gt_fn(g, 1, H, W, case['D'])
-            xt = {**x, 'disp_gt': gt.to(dev), 'mask': mask.to(dev)}
+            gt = gt_fn(g, 1, H, W, case['D'])   # (disp_gt, mask), or a dict of training inputs (STTR: occlusion masks)
+            gt = gt if isinstance(gt, dict) else dict(zip(('disp_gt', 'mask'), gt))
+            xt = {**x, **{k: v.to(dev) for k, v in gt.items()}}
             opt = torch.optim.Adam(model.parameters(), lr=1e-4)
             model.train()
             if impl == 'compile': model.compile()
@@ -136,8 +137,8 @@ def main(argv=None):
     if a.models: names = a.models
     elif a.quick: names = QUICK
     else:
-        from equivalence_models import ROWS
-        names = [r.name for r in ROWS if r.ref == 'v1']
+        from equivalence import all_rows
+        names = [r.name for r in all_rows() if r.ref == 'v1']
     import pandas as pd
     peak = matmul_peak(torch.device(a.device))
     print(f"{a.device}: fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)

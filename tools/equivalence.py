@@ -275,6 +275,13 @@ def check_author(row, ns, case, rec):
         else: rec(cn, k, maxdiff(v[0], v[1]), *v[2:], note=f'theirs {describe(v[1])}')   # (ours, theirs[, floor])
     rec(cn, 'outputs time', None, note=f'{time.time() - t:.1f}s')
 
+def all_rows()->list:
+    "Every row: v1's first zoo and its authors' releases (equivalence_models.py), then the later models (equivalence_zoo2.py)"
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from equivalence_models import ROWS as V1_ZOO
+    from equivalence_zoo2 import ROWS as ZOO2
+    return V1_ZOO + ZOO2
+
 # --- the command ---------------------------------------------------------------------------------------------------
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -289,9 +296,7 @@ def main(argv=None):
     p.add_argument('--csv', help='also write the table here')
     args = p.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from equivalence_models import ROWS as V1_ZOO
-    from equivalence_zoo2 import ROWS as ZOO2
-    ROWS = V1_ZOO + ZOO2   # every row: v1's first zoo and its authors' releases, then the later models
+    ROWS = all_rows()
     import pandas as pd
     rows = {r.name: r for r in ROWS}
     if args.list:
