@@ -2,7 +2,7 @@
 ratio against OpenStereo v1's own implementation of the same model run here, in this session, on the same input and
 the same weights, and achieved FLOP/s as a fraction of this machine's measured fp32 matmul peak.
 
-  python bench/speed.py --quick --ref /path/to/OpenStereo-v1/openstereo   # PSMNet and GwcNet: ~25 min on 2 loaded CPU cores
+  python bench/speed.py --quick --ref /path/to/OpenStereo-v1/openstereo   # PSMNet and GwcNet: 3.4 min on 2 idle CPU cores
   python bench/speed.py --ref /path/to/OpenStereo-v1/openstereo           # every zoo model (long on a CPU)
   python bench/speed.py --quick                                           # ours only: no reference column
   python bench/speed.py gwcnet coex --ref ...                             # some models (equivalence rows)
