@@ -351,7 +351,7 @@ def corr_volume(reference_fm:Tensor, # B×C×H×W reference (left) features
     "Correlation volume: `ref(x)·tgt(x−d)` averaged (or summed) over channels; zero where `x−d` is off the image"
     _check_pair(reference_fm, target_fm, 'corr_volume')
     if reduction not in ('mean', 'sum'): raise ValueError(f"corr_volume: reduction must be 'mean' or 'sum', got {reduction!r}")
-    reduce = (lambda r, t: (r*t).mean(1, keepdim=True)) if reduction == 'mean' else (lambda r, t: (r*t).sum(1, keepdim=True))
+    reduce = lambda r, t: getattr(r*t, reduction)(1, keepdim=True)   # Tensor.mean or Tensor.sum over the channels
     return per_disparity(reference_fm, target_fm, range(start_disp, start_disp + max_disp), 1, reduce)[:, 0]
 
 # %% ../../nbs/07_modeling.layers.ipynb #b606cdfb

@@ -10,7 +10,7 @@ from ...registry import ConfigError
 from ..base_model import BaseModel, stereo_output
 from ..losses import BaseLoss
 from ..layers import gwc_volume, disparity_regression, cost_softmax
-from ..layers import ResidualBlock, ContextEncoder, ConvGRU, FlowHead, pool2x, resize_like
+from ..layers import ContextEncoder, ConvGRU, FlowHead, pool2x, resize_like
 
 # %% auto #0
 __all__ = ['IGEV_HEADS', 'MOBILENET_SPLITS', 'MOBILENET_CHANNELS', 'BasicConv', 'BasicConv_IN', 'Conv2x', 'Conv2x_IN',
