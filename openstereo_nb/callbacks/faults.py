@@ -15,13 +15,17 @@ __all__ = ['NonFiniteError', 'NonFiniteCallback', 'FaultInjector']
 class NonFiniteError(RuntimeError):
     "Training stopped because the loss or the gradients stayed non-finite (NaN or inf) for `max_nonfinite` steps in a row"
 
-def _all_finite(ts)->bool:
-    "Whether every tensor in `ts` is free of NaN and inf (one fused norm per device, one sync)"
-    ts = [t for t in ts if t is not None]
-    if not ts: return True
-    try: norms = torch._foreach_norm(ts)   # what clip_grad_norm_ uses: a NaN or inf anywhere makes a norm NaN or inf
-    except (AttributeError, RuntimeError): norms = [torch.linalg.vector_norm(t) for t in ts]
-    return bool(torch.isfinite(torch.stack([n.float().to(ts[0].device) for n in norms])).all())
+def _finite(ts)->list:
+    "For each tensor of `ts` (None counts as finite), whether it is free of NaN and inf: one fused norm, one host sync"
+    idx = [i for i, t in enumerate(ts) if t is not None]
+    out = [True] * len(ts)
+    if not idx: return out
+    xs = [ts[i] for i in idx]
+    try: norms = torch._foreach_norm(xs)   # what clip_grad_norm_ uses: a NaN or inf anywhere makes a norm NaN or inf
+    except (AttributeError, RuntimeError): norms = [torch.linalg.vector_norm(t) for t in xs]
+    flags = torch.isfinite(torch.stack([n.float().to(xs[0].device) for n in norms])).tolist()   # the one sync
+    for i, f in zip(idx, flags): out[i] = f
+    return out
 
 class NonFiniteCallback(Callback):
     "Skip training steps whose loss or gradients are NaN/inf; count them (`nonfinite` column) and stop after `max_nonfinite` in a row"
@@ -60,19 +64,26 @@ class NonFiniteCallback(Callback):
                              "The weights were not updated by those steps. Lower optimizer_cfg.lr, set clip_grad_cfg, "
                              "turn amp off, or look for bad samples in the data.")
 
+    def _amp(self)->bool:
+        sc = getattr(self.learn, 'scaler', None)
+        return sc is not None and sc.is_enabled()
+
     def after_loss(self):
-        if not self.training: return
-        if not _all_finite([self.learn.loss_grad]):
+        # under AMP (fp16) the grad scaler checks the gradients itself, so only the loss is checked, here, before backward
+        if not self.training or not self._amp(): return
+        if not _finite([self.learn.loss_grad])[0]:
             self._skip('loss')
             self.learn.yb = ()  # the recorder and the loss-term logger leave a skipped batch out of their averages
             raise CancelBatchException()
 
     def before_step(self):
-        # with AMP (fp16), the grad scaler has checked the gradients already and cancelled an overflowing step (counted below)
-        sc = getattr(self.learn, 'scaler', None)
-        if sc is not None and sc.is_enabled(): self.in_a_row = 0; return
-        if not _all_finite([p.grad for p in self.learn.model.parameters()]):
-            self._skip('gradient'); self.learn.opt.zero_grad()
+        # without AMP: the loss and every gradient in one check (one host sync per step); a non-finite loss has made
+        # non-finite gradients too, so its backward pass was wasted, but only on a step that is skipped anyway
+        if self._amp(): self.in_a_row = 0; return   # the grad scaler has skipped an overflowing step (counted below)
+        loss_ok, *grads_ok = _finite([self.learn.loss_grad, *(p.grad for p in self.learn.model.parameters())])
+        if not (loss_ok and all(grads_ok)):
+            self._skip('loss' if not loss_ok else 'gradient'); self.learn.opt.zero_grad()
+            if not loss_ok: self.learn.yb = ()   # out of the recorder's and the loss-term logger's averages
             raise CancelStepException()
         self.in_a_row = 0
 
