@@ -28,7 +28,10 @@ class LossTermsLogger(Callback):
 
     def after_batch(self):
         if not self.training or not len(getattr(self.learn, 'yb', (None,))) or not isinstance(self.loss_func, StereoLoss): return  # no yb: a skipped batch
-        info = {k: v.item() for k,v in self.loss_func.info.items()}
+        terms = self.loss_func.info
+        ts = [torch.as_tensor(v).detach().float().reshape(()) for v in terms.values()]
+        vals = torch.stack([t.to(ts[0].device) for t in ts]).tolist() if ts else []   # one host sync for all the terms
+        info = dict(zip(terms, vals))
         self.learn.recorder.loss_terms.append(info)
         for n in self.names: self.sums[n] += info.get(n, float('nan'))
         self.count += 1
