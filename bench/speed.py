@@ -7,6 +7,7 @@ the same weights, and achieved FLOP/s as a fraction of this machine's measured f
   python bench/speed.py --quick                                           # ours only: no reference column
   python bench/speed.py gwcnet coex --ref ...                             # some models (equivalence rows)
   python bench/speed.py --quick --variants bf16 compile                   # ours under bf16 autocast and torch.compile too
+  python bench/speed.py --ref ... --timm /path/to/timm-0.5.4              # v1's CoEx with v1's timm pin, as tools/equivalence.py
 
 Each figure comes from a fresh process (`--one`): the model built, weights copied (ours → v1's, as the equivalence
 rows do), one warm-up, then the median of `--repeats` timed runs; on a GPU `torch.cuda.synchronize()` before every
@@ -111,10 +112,11 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
             else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024)   # ru_maxrss: KiB on Linux
     return {'time_s': _median(ts), 'peak_mib': peak, 'flops': flops, 'diff': diff}
 
-def measure(name, impl, mode, ref, repeats, device)->dict:
+def measure(name, impl, mode, ref, repeats, device, timm=None)->dict:
     "`measure_one` in a fresh process (so that its peak memory is its own)"
     cmd = [sys.executable, __file__, '--one', name, impl, mode, '--repeats', str(repeats), '--device', device]
     if ref: cmd += ['--ref', ref]
+    if timm: cmd += ['--timm', timm]
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
     if res.returncode: return {'error': (res.stderr.strip().splitlines() or ['?'])[-1][:120]}
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -128,11 +130,13 @@ def main(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--variants', nargs='*', default=[], choices=['bf16', 'fp16', 'compile'],
                    help="ours also under autocast (bf16: CPU or GPU; fp16: GPU) or torch.compile: time and max |output - fp32|")
+    p.add_argument('--timm', help="a folder holding timm 0.5.4, v1's pin, for v1's CoEx (as in tools/equivalence.py)")
     p.add_argument('--out', help='also write the table (markdown) to this file')
     p.add_argument('--one', nargs=3, metavar=('MODEL', 'IMPL', 'MODE'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     repeats = a.repeats or (1 if a.quick else 3)
     if a.one:
+        if a.timm and _row(a.one[0]).timm: sys.path.insert(0, a.timm)   # this process imports v1's timm pin (as the equivalence row does)
         print(json.dumps(measure_one(*a.one, a.ref, repeats, a.device))); return
     if a.models: names = a.models
     elif a.quick: names = QUICK
@@ -146,8 +150,8 @@ def main(argv=None):
     for name in names:
         r = {'model': name}
         for mode in ('train', 'infer'):
-            ours = measure(name, 'ours', mode, a.ref, repeats, a.device)
-            v1 = measure(name, 'v1', mode, a.ref, repeats, a.device) if a.ref else {}
+            ours = measure(name, 'ours', mode, a.ref, repeats, a.device, a.timm)
+            v1 = measure(name, 'v1', mode, a.ref, repeats, a.device, a.timm) if a.ref else {}
             key = 'train step' if mode == 'train' else 'inference'
             if 'error' in ours: r[f'{key} (s)'] = ours['error']; continue
             r[f'{key} (s)'] = round(ours['time_s'], 3)
@@ -158,7 +162,7 @@ def main(argv=None):
                 r[f'{key} peak v1 (MiB)'] = round(v1['peak_mib'])
             elif v1: r[f'{key} v1 (s)'] = v1['error']
             for v in a.variants:
-                o = measure(name, v, mode, a.ref, repeats, a.device)
+                o = measure(name, v, mode, a.ref, repeats, a.device, a.timm)
                 if 'error' in o: r[f'{key} {v} (s)'] = o['error']; continue
                 r[f'{key} {v} speed-up ×'] = round(ours['time_s'] / o['time_s'], 2)
                 if o.get('diff') is not None:
