@@ -47,21 +47,26 @@ def _row(name):
     if name not in rows: raise SystemExit(f"no equivalence row {name!r}; rows: {', '.join(rows)}")
     return rows[name]
 
-def _models(name, impl, ref, train):
-    "(model, forward(x) -> outputs, loss(outputs, batch) -> tensor) for `impl` 'ours' or 'v1'"
+def _models(name, impl, ref, train, shape=None):
+    "(model, forward(x) -> outputs, loss(outputs, batch) -> tensor) for `impl` 'ours' or 'v1', at `shape` (H, W) or the default"
     row = _row(name)
     from equivalence import patched
     ns = row.setup(ref)
-    H, W = TRAIN_SHAPE if train else INFER_SHAPE
+    H, W = shape or (TRAIN_SHAPE if train else INFER_SHAPE)
     case = {**row.cases(False)[-1], 'H': H, 'W': W, 'D': 192, 'B': 1, 'seed': 0}   # the row's own keys (e.g. GwcNet's variant)
     ns.case = case
-    torch.manual_seed(0)
-    mine = row.randomise(row.ours(ns, case), 0, case)
-    if impl != 'v1': model, fwd, trn = mine, row.eval_ours, row.train_ours   # ours, in fp32 or as a variant (bf16, compile)
-    else:
-        model = row.reference(ns, case); model.load_state_dict(mine.state_dict(), strict=True)
-        fwd, trn = row.eval_ref, row.train_ref
-        del mine
+    with patched(*row.patches(ns)):   # built under the row's patches too (e.g. v1's timm models: no download)
+        torch.manual_seed(0)
+        mine = row.randomise(row.ours(ns, case), 0, case)
+        if not train and shape is None:   # KITTI's frame padded up to the model's divisor (FADNet: 64 → 384×1280), for both
+            from openstereo_nb.modeling.base_model import model_divisor
+            d = model_divisor(mine)
+            case['H'], case['W'] = -(-H // d) * d, -(-W // d) * d
+        if impl != 'v1': model, fwd, trn = mine, row.eval_ours, row.train_ours   # ours, in fp32 or as a variant (bf16, compile)
+        else:
+            model = row.reference(ns, case); model.load_state_dict(mine.state_dict(), strict=True)
+            fwd, trn = row.eval_ref, row.train_ref
+            del mine
     return model, fwd, trn, patched(*row.patches(ns)), row.gt, case
 
 def measure_one(name, impl, mode, ref, repeats, device)->dict:

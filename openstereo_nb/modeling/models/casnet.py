@@ -99,7 +99,7 @@ def cas_warp(ref:Tensor,            # B×C×h×w reference features
     ref_rep = ref.unsqueeze(2).repeat(1, 1, D, 1, 1)
     if zero_outside:
         cols = torch.arange(W, dtype=ref.dtype, device=ref.device).view(1, 1, 1, W)
-        ref_rep = torch.where((cols < disp_samples).unsqueeze(1), torch.zeros_like(ref_rep), ref_rep)
+        ref_rep.masked_fill_((cols < disp_samples).unsqueeze(1), 0.)   # in place: `repeat` made a fresh tensor
     return ref_rep, warped
 
 def cas_concat_volume(ref:Tensor, tgt:Tensor, disp_samples:Tensor, zero_outside:bool=False)->Tensor: # B×2C×D×h×w
