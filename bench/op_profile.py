@@ -7,7 +7,7 @@ rest by operator name) with their share of the pass, side by side for ours and v
   python bench/op_profile.py psmnet gwcnet --threads 1 --shape 256 512
 
 Each (model, implementation) runs in its own process: the model is built, one warm-up pass, then one profiled pass."""
-import argparse, json, os, subprocess, sys
+import argparse, json, sys
 from pathlib import Path
 import torch
 
@@ -38,12 +38,7 @@ def profile_one(name, impl, ref, shape, threads)->dict:
 
 def run(name, impl, ref, shape, threads, timm)->dict:
     "`profile_one` in a fresh process"
-    cmd = [sys.executable, __file__, '--one', name, impl, '--shape', *map(str, shape), '--threads', str(threads)]
-    if ref: cmd += ['--ref', ref]
-    if timm: cmd += ['--timm', timm]
-    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
-    if res.returncode: return {'error': (res.stderr.strip().splitlines() or ['?'])[-1][:120]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return speed.in_fresh_process(__file__, [name, impl, '--shape', *shape, '--threads', threads], ref, timm)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

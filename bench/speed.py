@@ -51,7 +51,13 @@ def _models(name, impl, ref, train, shape=None):
     "(model, forward(x) -> outputs, loss(outputs, batch) -> tensor) for `impl` 'ours' or 'v1', at `shape` (H, W) or the default"
     row = _row(name)
     from equivalence import patched
-    ns = row.setup(ref)
+    if ref is None and impl == 'v1': raise SystemExit('the v1 column needs --ref')
+    from types import SimpleNamespace
+    if ref: ns = row.setup(ref)
+    else:   # without --ref, ours only: nothing of v1 is loaded (functions the row makes from its namespace get a bare one)
+        ns = SimpleNamespace()
+        for field, make in getattr(row, 'makers', {}).items():
+            if not field.endswith('_ref'): setattr(row, field, make(ns))
     H, W = shape or (TRAIN_SHAPE if train else INFER_SHAPE)
     case = {**row.cases(False)[-1], 'H': H, 'W': W, 'D': 192, 'B': 1, 'seed': 0}   # the row's own keys (e.g. GwcNet's variant)
     ns.case = case
@@ -117,14 +123,16 @@ def measure_one(name, impl, mode, ref, repeats, device)->dict:
             else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024)   # ru_maxrss: KiB on Linux
     return {'time_s': _median(ts), 'peak_mib': peak, 'flops': flops, 'diff': diff}
 
-def measure(name, impl, mode, ref, repeats, device, timm=None)->dict:
-    "`measure_one` in a fresh process (so that its peak memory is its own)"
-    cmd = [sys.executable, __file__, '--one', name, impl, mode, '--repeats', str(repeats), '--device', device]
-    if ref: cmd += ['--ref', ref]
-    if timm: cmd += ['--timm', timm]
+def in_fresh_process(script, args, ref=None, timm=None)->dict:
+    "Run `script --one ...args` in its own process and return the JSON it prints last, or {'error': its last stderr line}"
+    cmd = [sys.executable, str(script), '--one', *map(str, args)] + (['--ref', ref] if ref else []) + (['--timm', timm] if timm else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
     if res.returncode: return {'error': (res.stderr.strip().splitlines() or ['?'])[-1][:120]}
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+def measure(name, impl, mode, ref, repeats, device, timm=None)->dict:
+    "`measure_one` in a fresh process (so that its peak memory is its own)"
+    return in_fresh_process(__file__, [name, impl, mode, '--repeats', repeats, '--device', device], ref, timm)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -30,7 +30,7 @@ def _bind(row, **makers):
         ns = setup(path)
         for field, make in makers.items(): setattr(row, field, make(ns))
         return ns
-    row.setup = bound
+    row.setup, row.makers = bound, makers   # makers: for a caller that builds only ours, without the reference (bench/speed.py)
     return row
 
 def _gain(gain, head=r'\.classif.*\.2\.weight$'):
