@@ -51,7 +51,7 @@ def main(argv=None):
     p.add_argument('--one', nargs=2, metavar=('MODEL', 'IMPL'), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.one:
-        if a.timm and speed._row(a.one[0]).timm: sys.path.insert(0, a.timm)
+        speed.use_v1_timm(a.one[0], a.timm)
         print(json.dumps(profile_one(*a.one, a.ref, tuple(a.shape), a.threads))); return
     from equivalence import all_rows
     names = a.models or [r.name for r in all_rows() if r.ref == 'v1']

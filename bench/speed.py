@@ -130,6 +130,10 @@ def in_fresh_process(script, args, ref=None, timm=None)->dict:
     if res.returncode: return {'error': (res.stderr.strip().splitlines() or ['?'])[-1][:120]}
     return json.loads(res.stdout.strip().splitlines()[-1])
 
+def use_v1_timm(name, timm):
+    "In a `--one` process: import timm from the `timm` folder (v1's pin) when the row wants it, as the equivalence tool does"
+    if timm and _row(name).timm: sys.path.insert(0, timm)
+
 def measure(name, impl, mode, ref, repeats, device, timm=None)->dict:
     "`measure_one` in a fresh process (so that its peak memory is its own)"
     return in_fresh_process(__file__, [name, impl, mode, '--repeats', repeats, '--device', device], ref, timm)
@@ -149,7 +153,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     repeats = a.repeats or (1 if a.quick else 3)
     if a.one:
-        if a.timm and _row(a.one[0]).timm: sys.path.insert(0, a.timm)   # this process imports v1's timm pin (as the equivalence row does)
+        use_v1_timm(a.one[0], a.timm)
         print(json.dumps(measure_one(*a.one, a.ref, repeats, a.device))); return
     if a.models: names = a.models
     elif a.quick: names = QUICK
